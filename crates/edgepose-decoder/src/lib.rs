@@ -1,0 +1,12 @@
+//! Fixed-memory multi-person pose decoding for edge devices and microcontrollers.
+//!
+//! Everything here is `no_std`, allocation-free and bounded: capacities are compile-time
+//! constants, and anything that does not fit is *counted* in [`DecodeStats`], never a panic.
+//! The same grouping engine serves the Simple Pose (body-part heatmaps) and OpenPose (PAF)
+//! families; single-stage models (MoveNet, SMPR) only need thresholding and pose NMS.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod types;
+
+pub use types::*;

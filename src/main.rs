@@ -1,0 +1,42 @@
+//! The `edgepose` command line: the daemon and its tools.
+
+use clap::{Parser, Subcommand};
+use edgepose::cli;
+
+#[derive(Parser)]
+#[command(
+    name = "edgepose",
+    version,
+    about = "Multi-person pose estimation for edge boards"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode a saved network output (.npy) into persons.
+    Decode(cli::decode::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(a) => cli::decode::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
