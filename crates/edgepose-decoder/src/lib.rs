@@ -7,6 +7,12 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod bottomup;
+pub mod map;
+pub mod peaks;
+pub mod skeleton;
 pub mod types;
 
+pub use bottomup::{decode_paf, decode_simplepose, DecodeError, DecoderConfig, Workspace};
+pub use map::{Geometry, Layout, MapError, MapView};
 pub use types::*;
