@@ -1,0 +1,1 @@
+"""IMHN (Simple Pose) training, export and int8 quantization for edgepose."""
