@@ -50,6 +50,8 @@ def load_coco(annotations: Path) -> dict:
         raise DataError(f"cannot read annotations {annotations}: {e}") from e
     except json.JSONDecodeError as e:
         raise DataError(f"{annotations} is not valid JSON: {e}") from e
+    if not isinstance(coco, dict):
+        raise DataError(f"{annotations}: expected a COCO object, found {type(coco).__name__}")
     for key in ("images", "annotations"):
         if not isinstance(coco.get(key), list):
             raise DataError(f"{annotations}: missing list '{key}'")

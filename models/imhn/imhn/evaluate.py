@@ -2,7 +2,7 @@
 
 Only for sanity checks while training. The project's official numbers come from the Rust
 decoder and ``edgepose eval``; this port works on the stride-4 maps like the Rust one
-(3x3 NMS, centroid refinement, body-part sampling with bilinear interpolation, greedy
+(3x3 NMS, log-parabola sub-cell refinement, body-part sampling with bilinear interpolation, greedy
 grouping of spec §5) but is not bit-compatible with it.
 
     python -m imhn.evaluate --model models/imhn-edge-fp32.onnx \
@@ -44,6 +44,21 @@ class DecodeConfig:
     min_mean_score: float = 0.45
 
 
+#: Values below this are treated as absent by the sub-cell refinement (log of ~0).
+_REFINE_FLOOR = 1e-6
+
+
+def _log_parabola(left: float, centre: float, right: float) -> float:
+    """Sub-cell offset of a peak: parabola through the log values (exact for a Gaussian)."""
+    if min(left, centre, right) <= _REFINE_FLOOR:
+        return 0.0
+    ll, lc, lr = np.log(left), np.log(centre), np.log(right)
+    denom = ll - 2 * lc + lr
+    if denom >= 0:
+        return 0.0
+    return float(np.clip(0.5 * (ll - lr) / denom, -0.5, 0.5))
+
+
 def find_peaks(maps: np.ndarray, cfg: DecodeConfig) -> list[list[tuple[float, float, float]]]:
     """Per keypoint type: (x, y, score) in input pixels, row-major order."""
     out = []
@@ -55,14 +70,10 @@ def find_peaks(maps: np.ndarray, cfg: DecodeConfig) -> list[list[tuple[float, fl
         is_peak = (m >= win.max(axis=0)) & (m >= cfg.peak_threshold)
         peaks = []
         for y, x in zip(*np.nonzero(is_peak)):
-            y0, y1, x0, x1 = max(y - 1, 0), min(y + 2, h), max(x - 1, 0), min(x + 2, w)
-            patch = np.clip(m[y0:y1, x0:x1], 0, None)
-            tot = patch.sum()
-            yy, xx = np.mgrid[y0:y1, x0:x1]
-            cy = (patch * yy).sum() / tot if tot > 0 else y
-            cx = (patch * xx).sum() / tot if tot > 0 else x
+            dx = _log_parabola(m[y, x - 1], m[y, x], m[y, x + 1]) if 0 < x < w - 1 else 0.0
+            dy = _log_parabola(m[y - 1, x], m[y, x], m[y + 1, x]) if 0 < y < h - 1 else 0.0
             s = cfg.stride
-            peaks.append((s * cx + (s - 1) / 2, s * cy + (s - 1) / 2, float(m[y, x])))
+            peaks.append((s * (x + dx) + (s - 1) / 2, s * (y + dy) + (s - 1) / 2, float(m[y, x])))
         out.append(peaks)
     return out
 

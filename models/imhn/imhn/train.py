@@ -149,11 +149,11 @@ def train(args: argparse.Namespace) -> dict:
     steps_per_epoch = math.ceil(len(ds) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     # Cosine decay to 2% of the base rate: smooth, no schedule tuning on short runs.
+    done = start_epoch * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda step: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step / max(total_steps, 1), 1.0)))
+        opt,
+        lambda step: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min((step + done) / max(total_steps, 1), 1.0))),
     )
-    for _ in range(start_epoch * steps_per_epoch):
-        sched.step()
     info = {
         "params": count_parameters(net),
         "macs": count_macs(net, cfg.input_height, cfg.input_width),
