@@ -331,14 +331,23 @@ fn score_pair(
         }
         Scorer::PartMap(_) => (0.0, 0.0),
     };
+    let (p0, p1) = match scorer {
+        Scorer::PartMap(c) => (map.plane(c), (0, 0)),
+        Scorer::Paf(cx, cy) => (map.plane(cx), map.plane(cy)),
+    };
     let step = if n > 1 { 1.0 / (n - 1) as f32 } else { 0.0 };
     let (mut sum, mut above, mut below) = (0.0f32, 0usize, 0usize);
-    for t in 0..n {
+    for i in 0..n {
+        // Visit samples in a scattered order (7 is coprime with every n ≤ 20 except 7, 14),
+        // so that a wrong pair fails the early exit after few samples.
+        let t = if n % 7 == 0 { i } else { (i * 7) % n };
         let f = t as f32 * step;
         let (x, y) = (pa.cx + dcx * f, pa.cy + dcy * f);
         let v = match scorer {
-            Scorer::PartMap(c) => map.bilinear(c, x, y),
-            Scorer::Paf(cx, cy) => map.bilinear(cx, x, y) * ux + map.bilinear(cy, x, y) * uy,
+            Scorer::PartMap(_) => map.bilinear_in(p0.0, p0.1, x, y),
+            Scorer::Paf(..) => {
+                map.bilinear_in(p0.0, p0.1, x, y) * ux + map.bilinear_in(p1.0, p1.1, x, y) * uy
+            }
         };
         sum += v;
         if v > cfg.sample_threshold {

@@ -127,6 +127,17 @@ impl<'a> MapView<'a> {
     /// map: body parts are scored at network resolution instead of on upsampled maps.
     #[inline]
     pub fn bilinear(&self, c: usize, x: f32, y: f32) -> f32 {
+        let (base, step) = self.plane(c);
+        self.bilinear_in(base, step, x, y)
+    }
+
+    /// [`MapView::bilinear`] with the channel's plane already resolved (hot loops).
+    #[inline]
+    pub(crate) fn bilinear_in(&self, base: usize, step: usize, x: f32, y: f32) -> f32 {
+        let at = |yy: usize, xx: usize| match self.data.get(base + (yy * self.width + xx) * step) {
+            Some(v) if v.is_finite() => *v,
+            _ => 0.0,
+        };
         let max_x = (self.width - 1) as f32;
         let max_y = (self.height - 1) as f32;
         // `clamp` would propagate NaN; `max`/`min` map NaN to the bound.
@@ -138,15 +149,34 @@ impl<'a> MapView<'a> {
         let y1 = (y0 + 1).min(self.height - 1);
         let fx = x - x0 as f32;
         let fy = y - y0 as f32;
-        let top = self.get(c, y0, x0) * (1.0 - fx) + self.get(c, y0, x1) * fx;
-        let bottom = self.get(c, y1, x0) * (1.0 - fx) + self.get(c, y1, x1) * fx;
+        let top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx;
+        let bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx;
         top * (1.0 - fy) + bottom * fy
     }
 
     /// Number of NaN/Inf values in the whole view.
     pub fn count_non_finite(&self) -> u32 {
-        let n = self.data.iter().filter(|v| !v.is_finite()).count();
+        // Exponent bits all ones = NaN or ±Inf; a branch-free sum vectorises well.
+        const EXP: u32 = 0x7f80_0000;
+        let n: u64 = self
+            .data
+            .chunks(1024)
+            .map(|c| {
+                c.iter()
+                    .map(|v| u32::from(v.to_bits() & EXP == EXP))
+                    .sum::<u32>() as u64
+            })
+            .sum();
         u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// Flat index of (`c`, 0, 0) and the distance between horizontally adjacent cells.
+    #[inline]
+    pub(crate) fn plane(&self, c: usize) -> (usize, usize) {
+        match self.layout {
+            Layout::Chw => (c * self.height * self.width, 1),
+            Layout::Hwc => (c, self.channels),
+        }
     }
 }
 

@@ -63,54 +63,61 @@ pub fn find_peaks(
 ) -> u32 {
     out.clear();
     let (h, w) = (map.height(), map.width());
+    let (base, step) = map.plane(channel);
+    let plane = map.data().get(base..).unwrap_or(&[]);
+    // Non-finite values read as 0; out-of-range reads (impossible for a checked view) too.
+    let at = |y: usize, x: usize| -> f32 {
+        match plane.get((y * w + x) * step) {
+            Some(v) if v.is_finite() => *v,
+            _ => 0.0,
+        }
+    };
     let mut dropped = 0u32;
     let mut sorted = true;
     for y in 0..h {
-        for x in 0..w {
-            let v = map.get(channel, y, x);
-            if !(v >= threshold) {
-                continue;
+        let mut x = 0;
+        while x < w {
+            // Fast skip over a run of contiguous sub-threshold cells (the common case).
+            if step == 1 && x + 8 <= w {
+                let row = &plane[y * w + x..y * w + x + 8];
+                if row.iter().all(|v| !(*v >= threshold)) && threshold > 0.0 {
+                    x += 8;
+                    continue;
+                }
             }
-            if !is_peak(map, channel, y, x, v) {
-                continue;
-            }
-            let left = if x > 0 { map.get(channel, y, x - 1) } else { v };
-            let right = if x + 1 < w {
-                map.get(channel, y, x + 1)
-            } else {
-                v
-            };
-            let up = if y > 0 { map.get(channel, y - 1, x) } else { v };
-            let down = if y + 1 < h {
-                map.get(channel, y + 1, x)
-            } else {
-                v
-            };
-            let cx = x as f32 + subpixel_offset(left, v, right);
-            let cy = y as f32 + subpixel_offset(up, v, down);
-            let (sx, sy) = geom.cell_to_source(cx, cy);
-            let peak = Peak {
-                cx,
-                cy,
-                x: sx,
-                y: sy,
-                score: v,
-                pos: (y * w + x) as u32,
-            };
-            if out.push(peak).is_err() {
-                dropped = dropped.saturating_add(1);
-                // Replace the weakest (the latest of equals) when the new one is stronger.
-                let mut weakest = 0;
-                for (i, p) in out.iter().enumerate() {
-                    if p.score <= out[weakest].score {
-                        weakest = i;
+            let v = at(y, x);
+            if v >= threshold && is_peak(&at, h, w, y, x, v) {
+                let left = if x > 0 { at(y, x - 1) } else { v };
+                let right = if x + 1 < w { at(y, x + 1) } else { v };
+                let up = if y > 0 { at(y - 1, x) } else { v };
+                let down = if y + 1 < h { at(y + 1, x) } else { v };
+                let cx = x as f32 + subpixel_offset(left, v, right);
+                let cy = y as f32 + subpixel_offset(up, v, down);
+                let (sx, sy) = geom.cell_to_source(cx, cy);
+                let peak = Peak {
+                    cx,
+                    cy,
+                    x: sx,
+                    y: sy,
+                    score: v,
+                    pos: (y * w + x) as u32,
+                };
+                if out.push(peak).is_err() {
+                    dropped = dropped.saturating_add(1);
+                    // Replace the weakest (the latest of equals) when the new one is stronger.
+                    let mut weakest = 0;
+                    for (i, p) in out.iter().enumerate() {
+                        if p.score <= out[weakest].score {
+                            weakest = i;
+                        }
+                    }
+                    if out[weakest].score < v {
+                        out[weakest] = peak;
+                        sorted = false;
                     }
                 }
-                if out[weakest].score < v {
-                    out[weakest] = peak;
-                    sorted = false;
-                }
             }
+            x += 1;
         }
     }
     if !sorted {
@@ -119,24 +126,27 @@ pub fn find_peaks(
     dropped
 }
 
+/// `v` at (`y`, `x`) is ≥ all 8 neighbours and > those before it in row-major order.
 #[inline]
-fn is_peak(map: &MapView<'_>, c: usize, y: usize, x: usize, v: f32) -> bool {
-    let (h, w) = (map.height(), map.width());
-    let y0 = y.saturating_sub(1);
+fn is_peak(
+    at: &impl Fn(usize, usize) -> f32,
+    h: usize,
+    w: usize,
+    y: usize,
+    x: usize,
+    v: f32,
+) -> bool {
+    // Same-row neighbours first: they reject most cells of a slope cheaply.
+    if (x > 0 && at(y, x - 1) >= v) || (x + 1 < w && at(y, x + 1) > v) {
+        return false;
+    }
     let x0 = x.saturating_sub(1);
-    let y1 = (y + 1).min(h - 1);
     let x1 = (x + 1).min(w - 1);
-    for ny in y0..=y1 {
-        for nx in x0..=x1 {
-            if ny == y && nx == x {
-                continue;
-            }
-            let n = map.get(c, ny, nx);
-            let before = ny < y || (ny == y && nx < x);
-            if n > v || (before && n == v) {
-                return false;
-            }
-        }
+    if y > 0 && (x0..=x1).any(|nx| at(y - 1, nx) >= v) {
+        return false;
+    }
+    if y + 1 < h && (x0..=x1).any(|nx| at(y + 1, nx) > v) {
+        return false;
     }
     true
 }
