@@ -23,6 +23,9 @@ pub const MAX_LIMB_SAMPLES: usize = 20;
 
 const NO_PEAK: u8 = u8::MAX;
 
+// Used-peak sets are `u32` bit masks and peak indices are `u8`.
+const _: () = assert!(MAX_PEAKS_PER_TYPE <= 32);
+
 /// Thresholds of the decoder. `Default` is the Simple Pose reference configuration.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DecoderConfig {
