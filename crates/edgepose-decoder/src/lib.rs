@@ -10,9 +10,11 @@
 pub mod bottomup;
 pub mod map;
 pub mod peaks;
+pub mod single;
 pub mod skeleton;
 pub mod types;
 
 pub use bottomup::{decode_paf, decode_simplepose, DecodeError, DecoderConfig, Workspace};
 pub use map::{Geometry, Layout, MapError, MapView};
+pub use single::{decode_movenet, oks, pose_area, SingleStageConfig};
 pub use types::*;

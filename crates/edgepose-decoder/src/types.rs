@@ -14,7 +14,8 @@ pub struct Keypoint {
     pub y: f32,
     /// Confidence in [0, 1] as the model family defines it (peak value, keypoint score).
     pub score: f32,
-    /// `false` when the decoder found no such keypoint for this person; x, y, score are 0 then.
+    /// `false` when the decoder found no such keypoint for this person; x, y, score are 0 then,
+    /// except for single-stage models, which keep their low-confidence guess.
     pub present: bool,
 }
 
