@@ -343,7 +343,7 @@ fn score_pair(
     for i in 0..n {
         // Visit samples in a scattered order (7 is coprime with every n ≤ 20 except 7, 14),
         // so that a wrong pair fails the early exit after few samples.
-        let t = if n % 7 == 0 { i } else { (i * 7) % n };
+        let t = if n.is_multiple_of(7) { i } else { (i * 7) % n };
         let f = t as f32 * step;
         let (x, y) = (pa.cx + dcx * f, pa.cy + dcy * f);
         let v = match scorer {

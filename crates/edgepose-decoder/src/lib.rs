@@ -6,6 +6,8 @@
 //! families; single-stage models (MoveNet, SMPR) only need thresholding and pose NMS.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
+// `!(v >= t)` is deliberate throughout: NaN must fail a threshold, which `v < t` would not.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod bottomup;
 pub mod map;

@@ -42,7 +42,7 @@ pub fn subpixel_offset(left: f32, centre: f32, right: f32) -> f32 {
     }
     let d = 0.5 * (l - r) / denom;
     if d.is_finite() {
-        d.max(-0.5).min(0.5)
+        d.clamp(-0.5, 0.5)
     } else {
         0.0
     }

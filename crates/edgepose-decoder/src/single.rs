@@ -84,7 +84,7 @@ pub fn decode_movenet(
     letterbox: &Letterbox,
     cfg: &SingleStageConfig,
 ) -> Result<(Persons, DecodeStats), MapError> {
-    if output.is_empty() || output.len() % MOVENET_ROW != 0 {
+    if output.is_empty() || !output.len().is_multiple_of(MOVENET_ROW) {
         return Err(MapError::WrongLength {
             expected: MOVENET_ROW * (output.len() / MOVENET_ROW).max(1),
             got: output.len(),
