@@ -14,9 +14,11 @@ pub mod map;
 pub mod peaks;
 pub mod single;
 pub mod skeleton;
+pub mod smpr;
 pub mod types;
 
 pub use bottomup::{decode_paf, decode_simplepose, DecodeError, DecoderConfig, Workspace};
 pub use map::{Geometry, Layout, MapError, MapView};
 pub use single::{decode_movenet, oks, pose_area, SingleStageConfig};
+pub use smpr::{decode_smpr, SmprConfig, SmprLevel, SmprNms, SmprWorkspace};
 pub use types::*;
