@@ -341,9 +341,10 @@ fn score_pair(
     let step = if n > 1 { 1.0 / (n - 1) as f32 } else { 0.0 };
     let (mut sum, mut above, mut below) = (0.0f32, 0usize, 0usize);
     for i in 0..n {
-        // Visit samples in a scattered order (7 is coprime with every n ≤ 20 except 7, 14),
-        // so that a wrong pair fails the early exit after few samples.
-        let t = if n.is_multiple_of(7) { i } else { (i * 7) % n };
+        // Visit samples in a scattered order starting mid-limb (7 is coprime with every
+        // n ≤ 20 except 7 and 14): a wrong pair then fails the early exit after few samples.
+        let stride = if n.is_multiple_of(7) { 1 } else { 7 };
+        let t = (n / 2 + i * stride) % n;
         let f = t as f32 * step;
         let (x, y) = (pa.cx + dcx * f, pa.cy + dcy * f);
         let v = match scorer {
