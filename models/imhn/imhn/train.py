@@ -109,6 +109,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--max-images", type=int)
     p.add_argument("--max-steps", type=int, help="stop after this many steps (smoke tests)")
+    p.add_argument("--time-budget-min", type=float,
+                   help="stop after this many minutes; the LR schedule then follows elapsed time")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA")
@@ -150,9 +152,17 @@ def train(args: argparse.Namespace) -> dict:
     total_steps = steps_per_epoch * args.epochs
     # Cosine decay to 2% of the base rate: smooth, no schedule tuning on short runs.
     done = start_epoch * steps_per_epoch
+    t_start = time.time()
+    budget_s = args.time_budget_min * 60 if args.time_budget_min else None
+
+    def progress(step: int) -> float:
+        p = (step + done) / max(total_steps, 1)
+        if budget_s:
+            p = max(p, (time.time() - t_start) / budget_s)
+        return min(p, 1.0)
+
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt,
-        lambda step: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min((step + done) / max(total_steps, 1), 1.0))),
+        opt, lambda step: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress(step)))
     )
     info = {
         "params": count_parameters(net),
@@ -197,7 +207,7 @@ def train(args: argparse.Namespace) -> dict:
             step += 1
             if step % 20 == 0:
                 print(f"epoch {epoch} step {step} loss {loss.item():.4f} ({time.time() - t0:.0f}s)", flush=True)
-            if args.max_steps and step >= args.max_steps:
+            if (args.max_steps and step >= args.max_steps) or (budget_s and time.time() - t_start > budget_s):
                 break
         rec = {
             "epoch": epoch, "loss": sums / max(n, 1), "focal": focal, "last_scales": last_scales,
@@ -208,7 +218,7 @@ def train(args: argparse.Namespace) -> dict:
         log.flush()
         print(json.dumps(rec), flush=True)
         save_checkpoint(out / "last.pt", net, opt, epoch, cfg, tcfg, history)
-        if args.max_steps and step >= args.max_steps:
+        if (args.max_steps and step >= args.max_steps) or (budget_s and time.time() - t_start > budget_s):
             break
     log.close()
     return {"history": history, **info}

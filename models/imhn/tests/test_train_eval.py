@@ -27,6 +27,11 @@ def test_training_smoke_checkpoint_resume_and_export(tiny_coco, tmp_path):
     assert evaluate.main(["--model", str(tmp_path / "m.onnx"), "--annotations", str(tiny_coco),
                           "--results", str(tmp_path / "dt.json")]) == 0
     assert isinstance(json.loads((tmp_path / "dt.json").read_text()), list)
+    from imhn.quantize import main as quantize_main, op_types
+    assert quantize_main(["--fp32", str(tmp_path / "m.onnx"), "--out", str(tmp_path / "q.onnx"),
+                          "--format", "qlinearconv", "--annotations", str(tiny_coco),
+                          "--count", "4", "--size", "64"]) == 0
+    assert op_types(tmp_path / "q.onnx").get("QLinearConv", 0) > 0
 
 
 def test_train_cli_reports_bad_data(tmp_path, capsys):
