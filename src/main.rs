@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Decode a saved network output (.npy) into persons.
     Decode(cli::decode::Args),
+    /// Generate a synthetic COCO person-keypoints training set.
+    Synth(cli::synth::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(a) => cli::decode::run(a),
+        Command::Synth(a) => cli::synth::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
