@@ -1,0 +1,3 @@
+//! Display rendering bench (filled in below as the renderer lands).
+
+fn main() {}

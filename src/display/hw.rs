@@ -1,0 +1,1 @@
+//! Hardware display drivers (in progress).
