@@ -1,1 +1,137 @@
-//! (in progress)
+//! Decode stage: network output → persons in source-image pixels. One [`Decoder`] per model
+//! family, all backed by the fixed-memory engine of the `edgepose-decoder` crate.
+
+use edgepose_decoder::{
+    decode_movenet, decode_paf, decode_simplepose, DecodeStats, DecoderConfig, Geometry, Layout,
+    Letterbox, MapView, Persons, SingleStageConfig, Workspace,
+};
+
+use crate::model::{Family, ModelCard, TensorLayout};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("output tensor {shape:?} does not fit the {family:?} family: {message}")]
+    Shape {
+        family: Family,
+        shape: Vec<usize>,
+        message: String,
+    },
+}
+
+/// Where one network output came from: what the decoder needs to map cells back to pixels.
+#[derive(Clone, Copy, Debug)]
+pub struct FrameGeometry {
+    /// Network input size (pixels).
+    pub input_width: u32,
+    pub input_height: u32,
+    /// Source image size (pixels).
+    pub image_width: u32,
+    pub image_height: u32,
+    /// Input → source mapping.
+    pub letterbox: Letterbox,
+}
+
+/// A decoder for one model family. Holds its scratch memory, reused every frame.
+pub trait Decoder: Send {
+    fn decode(
+        &mut self,
+        output: &[f32],
+        shape: &[usize],
+        geometry: &FrameGeometry,
+    ) -> Result<(Persons, DecodeStats), DecodeError>;
+}
+
+/// The decoder for a card's family with the family's default thresholds.
+pub fn for_card(card: &ModelCard) -> Box<dyn Decoder> {
+    match card.family {
+        Family::Simplepose | Family::Paf => Box::new(BottomUp {
+            family: card.family,
+            layout: card.output.layout,
+            stride: card.output.stride as f32,
+            offset: card.output.offset,
+            config: if card.family == Family::Paf {
+                DecoderConfig::openpose()
+            } else {
+                DecoderConfig::default()
+            },
+            workspace: Box::new(Workspace::new()),
+        }),
+        Family::Movenet => Box::new(SingleStage {
+            config: SingleStageConfig::default(),
+        }),
+    }
+}
+
+/// Heatmap families: peaks + part scoring + greedy grouping.
+struct BottomUp {
+    family: Family,
+    layout: TensorLayout,
+    stride: f32,
+    offset: f32,
+    config: DecoderConfig,
+    /// ~30 KiB of scratch, boxed once at start-up.
+    workspace: Box<Workspace>,
+}
+
+impl Decoder for BottomUp {
+    fn decode(
+        &mut self,
+        output: &[f32],
+        shape: &[usize],
+        g: &FrameGeometry,
+    ) -> Result<(Persons, DecodeStats), DecodeError> {
+        let err = |message: String| DecodeError::Shape {
+            family: self.family,
+            shape: shape.to_vec(),
+            message,
+        };
+        let dims = match shape {
+            [1, a, b, c] | [a, b, c] => [*a, *b, *c],
+            _ => return Err(err("expected rank 3 or 4 with batch 1".into())),
+        };
+        let (layout, c, h, w) = match self.layout {
+            TensorLayout::Nchw => (Layout::Chw, dims[0], dims[1], dims[2]),
+            _ => (Layout::Hwc, dims[2], dims[0], dims[1]),
+        };
+        let map = MapView::new(output, c, h, w, layout).map_err(|e| err(e.to_string()))?;
+        let geometry = Geometry {
+            stride: self.stride,
+            offset: self.offset,
+            letterbox: g.letterbox,
+            image_width: g.image_width as f32,
+            image_height: g.image_height as f32,
+        };
+        let result = match self.family {
+            Family::Paf => decode_paf(&map, &geometry, &self.config, &mut self.workspace),
+            _ => decode_simplepose(&map, &geometry, &self.config, &mut self.workspace),
+        };
+        result.map_err(|e| err(e.to_string()))
+    }
+}
+
+/// Single-stage models whose graph already decodes persons (MoveNet MultiPose).
+struct SingleStage {
+    config: SingleStageConfig,
+}
+
+impl Decoder for SingleStage {
+    fn decode(
+        &mut self,
+        output: &[f32],
+        shape: &[usize],
+        g: &FrameGeometry,
+    ) -> Result<(Persons, DecodeStats), DecodeError> {
+        decode_movenet(
+            output,
+            g.input_width as f32,
+            g.input_height as f32,
+            &g.letterbox,
+            &self.config,
+        )
+        .map_err(|e| DecodeError::Shape {
+            family: Family::Movenet,
+            shape: shape.to_vec(),
+            message: e.to_string(),
+        })
+    }
+}

@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod cli;
 pub mod decode;
+pub mod detector;
 pub mod display;
 pub mod eval;
 pub mod model;

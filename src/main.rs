@@ -18,8 +18,14 @@ struct Cli {
 enum Command {
     /// Decode a saved network output (.npy) into persons.
     Decode(cli::decode::Args),
+    /// Run a model on images and print the persons.
+    Detect(cli::detect::Args),
+    /// Time pre-processing, inference and decoding of models.
+    Bench(cli::bench::Args),
     /// Generate a synthetic COCO person-keypoints training set.
     Synth(cli::synth::Args),
+    /// Receive pose wire frames (serial or MQTT) and print them as JSON lines.
+    Listen(cli::listen::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,7 +39,10 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(a) => cli::decode::run(a),
+        Command::Detect(a) => cli::detect::run(a),
+        Command::Bench(a) => cli::bench::run(a),
         Command::Synth(a) => cli::synth::run(a),
+        Command::Listen(a) => cli::listen::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

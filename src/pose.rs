@@ -19,3 +19,36 @@ pub struct FramePoses {
     /// What the decoder had to drop for this frame.
     pub stats: DecodeStats,
 }
+
+/// JSON form of one person, shared by every JSON output (`decode`, `detect`, the JSON-lines
+/// sink): `{"score", "num_parts", "track_id", "keypoints": [[x, y, score] | null; 17]}` in
+/// COCO-17 order, source-image pixels, `null` for an absent keypoint.
+pub fn person_json(p: &edgepose_decoder::Person) -> serde_json::Value {
+    let round = |v: f32| (v as f64 * 100.0).round() / 100.0;
+    let kps: Vec<serde_json::Value> = p
+        .keypoints
+        .iter()
+        .map(|k| {
+            if k.present {
+                serde_json::json!([
+                    round(k.x),
+                    round(k.y),
+                    (k.score as f64 * 1000.0).round() / 1000.0
+                ])
+            } else {
+                serde_json::Value::Null
+            }
+        })
+        .collect();
+    serde_json::json!({
+        "score": (p.score as f64 * 1000.0).round() / 1000.0,
+        "num_parts": p.num_parts,
+        "track_id": p.track_id,
+        "keypoints": kps,
+    })
+}
+
+/// JSON form of a person list.
+pub fn persons_json(persons: &[edgepose_decoder::Person]) -> serde_json::Value {
+    serde_json::Value::Array(persons.iter().map(person_json).collect())
+}

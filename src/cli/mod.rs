@@ -1,4 +1,7 @@
 //! One module per subcommand: its clap `Args` and its `run`.
 
+pub mod bench;
 pub mod decode;
+pub mod detect;
+pub mod listen;
 pub mod synth;

@@ -1,0 +1,92 @@
+//! `edgepose bench`: per-stage timing of a model (pre-processing, inference, decoding, total)
+//! at one or more thread counts, on a real image.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::backend::BackendConfig;
+use crate::detector::{Detector, StageTimes};
+
+/// Arguments of `edgepose bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Models to measure (names or paths).
+    #[arg(long = "model", required = true)]
+    pub models: Vec<String>,
+    /// Image to run on (JPEG/PNG).
+    #[arg(long)]
+    pub image: PathBuf,
+    /// Thread counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub threads: Vec<usize>,
+    /// Timed frames per configuration (after 3 warm-up frames).
+    #[arg(long, default_value_t = 20)]
+    pub frames: usize,
+    /// Network input size WxH (default: each card's).
+    #[arg(long, value_parser = super::detect::parse_size)]
+    pub input_size: Option<(u32, u32)>,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Warm-up frames before timing (first runs pay for lazy allocations and cold caches).
+const WARMUP_FRAMES: usize = 3;
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v.get(v.len() / 2)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .unwrap_or(f64::NAN)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let image = super::detect::read_image(&args.image)?;
+    if !args.json {
+        println!(
+            "{:<30} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
+            "model", "input", "threads", "pre ms", "infer ms", "decode ms", "total ms"
+        );
+    }
+    for model in &args.models {
+        for &threads in &args.threads {
+            let config = BackendConfig {
+                threads: threads.max(1),
+                ..Default::default()
+            };
+            let mut det = Detector::load(model, &config, args.input_size)?;
+            for _ in 0..WARMUP_FRAMES {
+                det.detect(&image)?;
+            }
+            let mut all: Vec<StageTimes> = Vec::with_capacity(args.frames);
+            for _ in 0..args.frames.max(1) {
+                all.push(det.detect(&image)?.2);
+            }
+            let pre = median(all.iter().map(|t| t.preprocess).collect());
+            let inf = median(all.iter().map(|t| t.inference).collect());
+            let dec = median(all.iter().map(|t| t.decode).collect());
+            let tot = median(all.iter().map(|t| t.total()).collect());
+            let (w, h) = det.input_size();
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"model": det.card.id, "input": format!("{w}x{h}"), "threads": threads,
+                        "backend": det.backend_name(), "frames": all.len(),
+                        "preprocess_ms": pre, "inference_ms": inf, "decode_ms": dec, "total_ms": tot})
+                );
+            } else {
+                println!(
+                    "{:<30} {:>9} {:>7} {:>9.2} {:>9.2} {:>9.3} {:>9.2}",
+                    det.card.id,
+                    format!("{w}x{h}"),
+                    threads,
+                    pre,
+                    inf,
+                    dec,
+                    tot
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The per-frame chain pre-process → inference → decode for one model, shared by
+//! `edgepose detect`, `edgepose eval`, the benchmarks and the daemon's inference thread.
+
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use crate::backend::{self, Backend, BackendConfig};
+use crate::decode::{self, Decoder, FrameGeometry};
+use crate::decoder::{DecodeStats, Persons};
+use crate::model::ModelCard;
+use crate::preprocess::Preprocessor;
+
+/// Time spent in each stage for one frame.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimes {
+    pub preprocess: Duration,
+    pub inference: Duration,
+    pub decode: Duration,
+}
+
+impl StageTimes {
+    pub fn total(&self) -> Duration {
+        self.preprocess + self.inference + self.decode
+    }
+}
+
+/// A loaded model ready to turn images into persons.
+pub struct Detector {
+    pub card: ModelCard,
+    backend: Box<dyn Backend>,
+    preprocessor: Preprocessor,
+    decoder: Box<dyn Decoder>,
+    output_shape: Vec<usize>,
+}
+
+impl Detector {
+    /// Loads a model by name or path (see [`ModelCard::load`]) at its default or a requested
+    /// input size.
+    pub fn load(
+        model: &str,
+        config: &BackendConfig,
+        input_size: Option<(u32, u32)>,
+    ) -> anyhow::Result<Detector> {
+        let card = ModelCard::load(model)?;
+        Self::from_card(card, config, input_size)
+    }
+
+    pub fn from_card(
+        card: ModelCard,
+        config: &BackendConfig,
+        input_size: Option<(u32, u32)>,
+    ) -> anyhow::Result<Detector> {
+        use anyhow::Context as _;
+        card.verify_checksum()?;
+        let (w, h) = card.input_size(input_size).map_err(anyhow::Error::msg)?;
+        let backend = backend::open(&card, config, w, h)
+            .with_context(|| format!("loading model '{}' at {w}x{h}", card.id))?;
+        let preprocessor = Preprocessor::new(&card, w, h);
+        let decoder = decode::for_card(&card);
+        let output_shape = backend.output_shape().to_vec();
+        Ok(Detector {
+            card,
+            backend,
+            preprocessor,
+            decoder,
+            output_shape,
+        })
+    }
+
+    /// Name of the inference runtime.
+    pub fn backend_name(&self) -> &str {
+        self.backend.name()
+    }
+
+    /// Network input size.
+    pub fn input_size(&self) -> (u32, u32) {
+        self.preprocessor.input_size()
+    }
+
+    /// Runs one image through the model.
+    pub fn detect(
+        &mut self,
+        image: &RgbImage,
+    ) -> anyhow::Result<(Persons, DecodeStats, StageTimes)> {
+        let mut times = StageTimes::default();
+        let t0 = Instant::now();
+        let letterbox = self.preprocessor.run(image, self.backend.input())?;
+        let t1 = Instant::now();
+        times.preprocess = t1 - t0;
+        let output = self.backend.run()?;
+        let t2 = Instant::now();
+        times.inference = t2 - t1;
+        let (input_width, input_height) = self.preprocessor.input_size();
+        let geometry = FrameGeometry {
+            input_width,
+            input_height,
+            image_width: image.width(),
+            image_height: image.height(),
+            letterbox,
+        };
+        let (persons, stats) = self.decoder.decode(output, &self.output_shape, &geometry)?;
+        times.decode = t2.elapsed();
+        Ok((persons, stats, times))
+    }
+}
