@@ -1,0 +1,266 @@
+//! The bounded hand-off between the daemon's sink thread and a sink's writer thread.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A bounded FIFO that drops its oldest item when full: memory stays bounded however long the
+/// device is gone, and what is delivered afterwards is the newest data.
+pub(crate) struct DropOldestQueue<T> {
+    state: Mutex<State<T>>,
+    changed: Condvar,
+    capacity: usize,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    closed: bool,
+    dropped: u64,
+    /// Items popped but not yet reported done by the writer (so `wait_idle` covers them).
+    in_flight: usize,
+}
+
+impl<T> DropOldestQueue<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        DropOldestQueue {
+            state: Mutex::new(State {
+                items: VecDeque::with_capacity(capacity),
+                closed: false,
+                dropped: 0,
+                in_flight: 0,
+            }),
+            changed: Condvar::new(),
+            capacity,
+        }
+    }
+
+    /// A poisoned lock only means another thread panicked while holding it; the queue's own
+    /// invariants hold after every statement, so carrying on is safe.
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds an item, dropping the oldest when full. Returns `false` when the queue is closed.
+    pub(crate) fn push(&self, item: T) -> bool {
+        let mut s = self.lock();
+        if s.closed {
+            return false;
+        }
+        if s.items.len() >= self.capacity {
+            s.items.pop_front();
+            s.dropped += 1;
+        }
+        s.items.push_back(item);
+        drop(s);
+        self.changed.notify_all();
+        true
+    }
+
+    /// Puts an item that could not be delivered back at the front, unless newer items already
+    /// fill the queue (then it is the oldest and is dropped).
+    pub(crate) fn requeue(&self, item: T) {
+        let mut s = self.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
+        if s.items.len() >= self.capacity || s.closed {
+            s.dropped += 1;
+        } else {
+            s.items.push_front(item);
+        }
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// Takes the oldest item, waiting up to `timeout`. `None` on timeout or when closed and
+    /// empty. The caller reports the item with [`Self::done`] or [`Self::requeue`].
+    pub(crate) fn pop(&self, timeout: Duration) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.lock();
+        loop {
+            if let Some(item) = s.items.pop_front() {
+                s.in_flight += 1;
+                return Some(item);
+            }
+            if s.closed {
+                return None;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Marks a popped item as handled (written or given up).
+    pub(crate) fn done(&self) {
+        let mut s = self.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// Waits until nothing is queued or in flight; `false` on timeout.
+    pub(crate) fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.lock();
+        while !s.items.is_empty() || s.in_flight > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Sleeps up to `timeout`, waking early when the queue is closed. Returns `true` if closed.
+    pub(crate) fn sleep_unless_closed(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.lock();
+        while !s.closed {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Stops accepting items and wakes every waiter; queued items can still be popped.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Discards everything queued (counted as dropped).
+    pub(crate) fn clear(&self) {
+        let mut s = self.lock();
+        let n = s.items.len() as u64;
+        s.items.clear();
+        s.dropped += n;
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+}
+
+/// Exponential backoff between reconnection attempts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Backoff {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new(min: Duration, max: Duration) -> Self {
+        let min = min.max(Duration::from_millis(1));
+        let max = max.max(min);
+        Backoff {
+            min,
+            max,
+            next: min,
+        }
+    }
+
+    /// The delay before the next attempt; doubles up to the maximum.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.next = self.min;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn drops_oldest_when_full_and_counts() {
+        let q = DropOldestQueue::new(3);
+        for i in 0..10 {
+            assert!(q.push(i));
+        }
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.dropped(), 7);
+        let got: Vec<i32> = std::iter::from_fn(|| q.pop(Duration::ZERO)).collect();
+        assert_eq!(got, vec![7, 8, 9]);
+    }
+
+    #[test]
+    fn requeue_keeps_order_or_drops_when_full() {
+        let q = DropOldestQueue::new(2);
+        q.push(1);
+        q.push(2);
+        let first = q.pop(Duration::ZERO);
+        assert_eq!(first, Some(1));
+        q.requeue(1);
+        assert_eq!(q.pop(Duration::ZERO), Some(1));
+        q.push(3); // queue: 2, 3 (full)
+        q.requeue(1);
+        assert_eq!(q.dropped(), 1);
+        assert_eq!(q.pop(Duration::ZERO), Some(2));
+    }
+
+    #[test]
+    fn close_wakes_a_blocked_pop_and_rejects_pushes() {
+        let q = Arc::new(DropOldestQueue::<u8>::new(2));
+        let q2 = Arc::clone(&q);
+        let t = std::thread::spawn(move || q2.pop(Duration::from_secs(30)));
+        std::thread::sleep(Duration::from_millis(50));
+        q.close();
+        assert_eq!(t.join().ok(), Some(None));
+        assert!(!q.push(1));
+        assert!(q.sleep_unless_closed(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn wait_idle_covers_in_flight_items() {
+        let q = DropOldestQueue::new(2);
+        q.push(5);
+        let _item = q.pop(Duration::ZERO);
+        assert!(!q.wait_idle(Duration::from_millis(20)));
+        q.done();
+        assert!(q.wait_idle(Duration::ZERO));
+    }
+
+    #[test]
+    fn backoff_doubles_to_max_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
+        let d: Vec<u64> = (0..4).map(|_| b.next_delay().as_millis() as u64).collect();
+        assert_eq!(d, vec![100, 200, 350, 350]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+    }
+}
