@@ -62,6 +62,7 @@ pub enum SourceConfig {
 /// The V4L2 config lives outside the feature-gated module so configs parse (and report a
 /// clear error) on builds without V4L2 support.
 pub mod v4l2_config {
+pub mod synthetic;
     use std::path::PathBuf;
 
     use super::convert::PixelFormat;
