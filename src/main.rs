@@ -26,6 +26,8 @@ enum Command {
     Synth(cli::synth::Args),
     /// Receive pose wire frames (serial or MQTT) and print them as JSON lines.
     Listen(cli::listen::Args),
+    /// COCO keypoint metrics (AP, AR) of detections against a COCO ground truth.
+    Eval(cli::eval::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(a) => cli::bench::run(a),
         Command::Synth(a) => cli::synth::run(a),
         Command::Listen(a) => cli::listen::run(a),
+        Command::Eval(a) => cli::eval::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

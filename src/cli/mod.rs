@@ -3,5 +3,6 @@
 pub mod bench;
 pub mod decode;
 pub mod detect;
+pub mod eval;
 pub mod listen;
 pub mod synth;
