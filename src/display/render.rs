@@ -7,7 +7,7 @@
 use core::fmt::Write as _;
 
 use embedded_graphics::mono_font::ascii::{FONT_4X6, FONT_5X8, FONT_6X10, FONT_7X13};
-use embedded_graphics::mono_font::{MonoFont, MonoTextStyle};
+use embedded_graphics::mono_font::{MonoFont, MonoTextStyle, MonoTextStyleBuilder};
 use embedded_graphics::pixelcolor::{BinaryColor, PixelColor, Rgb565};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{
@@ -83,6 +83,8 @@ pub struct Palette<C> {
     pub right: C,
     pub centre: C,
     pub label: C,
+    /// Box behind track-id labels, where text alone would merge with nearby lines.
+    pub label_background: Option<C>,
     pub status_text: C,
     pub status_background: C,
     pub dotted_right: bool,
@@ -117,6 +119,7 @@ impl SkeletonColor for Rgb565 {
         right: Rgb565::new(31, 32, 0),
         centre: Rgb565::new(28, 57, 28),
         label: Rgb565::new(31, 63, 0),
+        label_background: None,
         status_text: Rgb565::WHITE,
         status_background: Rgb565::new(0, 10, 12),
         dotted_right: false,
@@ -142,6 +145,7 @@ impl SkeletonColor for BinaryColor {
         right: BinaryColor::On,
         centre: BinaryColor::On,
         label: BinaryColor::On,
+        label_background: Some(BinaryColor::Off),
         status_text: BinaryColor::On,
         status_background: BinaryColor::Off,
         dotted_right: true,
@@ -243,16 +247,73 @@ impl Viewport {
         })
     }
 
-    /// Display pixel of a source-image point; `None` for non-finite input.
-    pub fn map(&self, x: f32, y: f32) -> Option<Point> {
+    /// Display position (sub-pixel) of a source-image point; `None` for non-finite input.
+    pub fn map_f(&self, x: f32, y: f32) -> Option<(f32, f32)> {
         if !x.is_finite() || !y.is_finite() {
             return None;
         }
-        // Far-off points are clamped so the i32 conversion cannot overflow; the target clips.
-        const LIMIT: f32 = 1.0e6;
-        let dx = (x * self.scale).clamp(-LIMIT, LIMIT).floor() as i32;
-        let dy = (y * self.scale).clamp(-LIMIT, LIMIT).floor() as i32;
-        Some(self.area.top_left + Point::new(dx, dy))
+        let dx = self.area.top_left.x as f32 + x * self.scale;
+        let dy = self.area.top_left.y as f32 + y * self.scale;
+        (dx.is_finite() && dy.is_finite()).then_some((dx, dy))
+    }
+
+    /// Display pixel of a source-image point inside the image area (keypoints just outside the
+    /// source image, which decoders do report, are kept within `margin` pixels); `None` when
+    /// non-finite or farther out.
+    pub fn map(&self, x: f32, y: f32, margin: u32) -> Option<Point> {
+        let (dx, dy) = self.map_f(x, y)?;
+        let (x0, y0, x1, y1) = self.clip_box(margin);
+        ((x0..=x1).contains(&dx) && (y0..=y1).contains(&dy))
+            .then(|| Point::new(dx.floor() as i32, dy.floor() as i32))
+    }
+
+    /// The segment a–b (display coordinates) clipped to the image area grown by `margin`
+    /// (Liang–Barsky), so arbitrarily distant keypoints still draw the visible part of a limb
+    /// and never reach the integer-overflow range of the line rasteriser.
+    pub fn clip_segment(
+        &self,
+        a: (f32, f32),
+        b: (f32, f32),
+        margin: u32,
+    ) -> Option<(Point, Point)> {
+        let (x0, y0, x1, y1) = self.clip_box(margin);
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let (mut t0, mut t1) = (0.0f32, 1.0f32);
+        for (p, q) in [
+            (-dx, a.0 - x0),
+            (dx, x1 - a.0),
+            (-dy, a.1 - y0),
+            (dy, y1 - a.1),
+        ] {
+            if p == 0.0 {
+                if q < 0.0 {
+                    return None;
+                }
+            } else {
+                let r = q / p;
+                if p < 0.0 {
+                    t0 = t0.max(r);
+                } else {
+                    t1 = t1.min(r);
+                }
+            }
+        }
+        if t0 > t1 || !t0.is_finite() || !t1.is_finite() {
+            return None;
+        }
+        let at = |t: f32| Point::new((a.0 + t * dx).floor() as i32, (a.1 + t * dy).floor() as i32);
+        Some((at(t0), at(t1)))
+    }
+
+    fn clip_box(&self, margin: u32) -> (f32, f32, f32, f32) {
+        let m = margin as f32;
+        let tl = self.area.top_left;
+        (
+            tl.x as f32 - m,
+            tl.y as f32 - m,
+            (tl.x + self.area.size.width as i32) as f32 - 1.0 + m,
+            (tl.y + self.area.size.height as i32) as f32 - 1.0 + m,
+        )
     }
 }
 
@@ -432,15 +493,22 @@ impl Renderer {
         D::Color: SkeletonColor,
     {
         let min_score = self.options.min_keypoint_score;
+        // Drawing may spill this far outside the image area (keypoints slightly off-image).
+        let margin = layout.keypoint_diameter;
+        let mut exact: [Option<(f32, f32)>; NUM_COCO_KEYPOINTS] = [None; NUM_COCO_KEYPOINTS];
         let mut pts: [Option<Point>; NUM_COCO_KEYPOINTS] = [None; NUM_COCO_KEYPOINTS];
-        for (slot, k) in pts.iter_mut().zip(person.keypoints.iter()) {
-            if k.present && k.score >= min_score {
-                *slot = view.map(k.x, k.y);
+        for (k, kp) in person.keypoints.iter().enumerate() {
+            if kp.present && kp.score >= min_score {
+                exact[k] = view.map_f(kp.x, kp.y);
+                pts[k] = view.map(kp.x, kp.y, margin);
             }
         }
 
         for &(a, b) in COCO_EDGES.iter() {
-            let (Some(pa), Some(pb)) = (pts[a], pts[b]) else {
+            let (Some(ea), Some(eb)) = (exact[a], exact[b]) else {
+                continue;
+            };
+            let Some((pa, pb)) = view.clip_segment(ea, eb, margin) else {
                 continue;
             };
             let side = limb_side(a, b);
@@ -507,13 +575,14 @@ impl Renderer {
         let max_y = (area.top_left.y + area.size.height as i32 - ch).max(area.top_left.y);
         let x = (top.x - text_w / 2).clamp(area.top_left.x, max_x);
         let y = (top.y - gap - ch).clamp(area.top_left.y, max_y);
-        Text::with_baseline(
-            &self.text,
-            Point::new(x, y),
-            MonoTextStyle::new(font, palette.label),
-            Baseline::Top,
-        )
-        .draw(target)?;
+        let mut style = MonoTextStyleBuilder::new()
+            .font(font)
+            .text_color(palette.label);
+        if let Some(bg) = palette.label_background {
+            style = style.background_color(bg);
+        }
+        Text::with_baseline(&self.text, Point::new(x, y), style.build(), Baseline::Top)
+            .draw(target)?;
         Ok(())
     }
 }
