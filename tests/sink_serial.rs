@@ -34,13 +34,11 @@ fn read_until(
     let mut frames = Vec::new();
     while Instant::now() < deadline {
         let bytes = pty.read_for(Duration::from_millis(50));
-        for r in dec.feed(&bytes) {
-            if let Ok(f) = r {
-                let stop = pred(&f);
-                frames.push(f);
-                if stop {
-                    return frames;
-                }
+        for f in dec.feed(&bytes).flatten() {
+            let stop = pred(&f);
+            frames.push(f);
+            if stop {
+                return frames;
             }
         }
     }
