@@ -145,6 +145,9 @@ pub struct St7789Config {
     pub spi: PathBuf,
     #[serde(default = "default_spi_hz")]
     pub spi_hz: u32,
+    /// SPI mode 0..=3; modules without a CS pin usually need 3.
+    #[serde(default)]
+    pub spi_mode: u8,
     #[serde(default)]
     pub gpio: GpioBackend,
     /// GPIO chip for the cdev backend.
@@ -249,6 +252,12 @@ impl DisplayConfig {
                 if w == 0 || h == 0 || w + ox > 240 || h + oy > 320 {
                     return err(format!(
                         "st7789: size {w}x{h} at offset {ox},{oy} does not fit the 240x320 controller memory"
+                    ));
+                }
+                if c.spi_mode > 3 {
+                    return err(format!(
+                        "st7789: spi_mode must be 0..=3, got {}",
+                        c.spi_mode
                     ));
                 }
                 if c.spi_hz == 0 || c.spi_hz > MAX_ST7789_SPI_HZ {

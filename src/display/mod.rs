@@ -101,7 +101,7 @@ pub fn open(config: &DisplayConfig) -> Result<Option<Box<dyn Display>>, DisplayE
                 Backoff::default(),
             ))))
         }
-        #[cfg(any())]
+        #[cfg(all(feature = "hw-display", target_os = "linux"))]
         DisplayConfig::Ssd1306(c) => {
             let c = c.clone();
             let connect = move || hw::Ssd1306Display::open(&c);
@@ -111,7 +111,7 @@ pub fn open(config: &DisplayConfig) -> Result<Option<Box<dyn Display>>, DisplayE
                 Backoff::default(),
             ))))
         }
-        #[cfg(any())]
+        #[cfg(all(feature = "hw-display", target_os = "linux"))]
         DisplayConfig::St7789(c) => {
             let c = c.clone();
             let connect = move || hw::St7789Display::open(&c);
@@ -121,7 +121,7 @@ pub fn open(config: &DisplayConfig) -> Result<Option<Box<dyn Display>>, DisplayE
                 Backoff::default(),
             ))))
         }
-        #[cfg(all())]
+        #[cfg(not(all(feature = "hw-display", target_os = "linux")))]
         DisplayConfig::Ssd1306(_) | DisplayConfig::St7789(_) => Err(DisplayError::Config(
             "hardware displays need Linux and the `hw-display` cargo feature".into(),
         )),

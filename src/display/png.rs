@@ -106,7 +106,7 @@ impl Display for PngDisplay {
     ) -> Result<(), DisplayError> {
         let n = self.seen;
         self.seen += 1;
-        if n % self.every != 0 {
+        if !n.is_multiple_of(self.every) {
             return Ok(());
         }
         match &mut self.frame {
