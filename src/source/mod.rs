@@ -11,6 +11,7 @@ use image::RgbImage;
 pub mod convert;
 pub mod images;
 pub mod negotiate;
+pub mod synthetic;
 #[cfg(all(feature = "v4l2", target_os = "linux"))]
 pub mod v4l2;
 pub mod video;
@@ -57,12 +58,13 @@ pub enum SourceConfig {
     Images(images::ImagesConfig),
     /// A video file decoded by `ffmpeg`.
     Video(video::VideoConfig),
+    /// Simulated people walking through a synthetic scene, with ground truth.
+    Synthetic(synthetic::SyntheticConfig),
 }
 
 /// The V4L2 config lives outside the feature-gated module so configs parse (and report a
 /// clear error) on builds without V4L2 support.
 pub mod v4l2_config {
-pub mod synthetic;
     use std::path::PathBuf;
 
     use super::convert::PixelFormat;
@@ -123,6 +125,7 @@ pub fn open(config: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
     match config {
         SourceConfig::Images(c) => Ok(Box::new(images::ImageSource::open(c)?)),
         SourceConfig::Video(c) => Ok(Box::new(video::VideoSource::open(c)?)),
+        SourceConfig::Synthetic(c) => Ok(Box::new(synthetic::SyntheticSource::open(c)?)),
         #[cfg(all(feature = "v4l2", target_os = "linux"))]
         SourceConfig::V4l2(c) => Ok(Box::new(v4l2::V4l2Source::open(c)?)),
         #[cfg(not(all(feature = "v4l2", target_os = "linux")))]
@@ -164,6 +167,9 @@ mod tests {
 
         let c: SourceConfig = toml::from_str("kind = \"video\"\npath = \"x.mp4\"").unwrap();
         assert!(matches!(c, SourceConfig::Video(_)));
+
+        let c: SourceConfig = toml::from_str("kind = \"synthetic\"\npeople = 2").unwrap();
+        assert!(matches!(c, SourceConfig::Synthetic(ref s) if s.people == 2));
 
         for bad in [
             "kind = \"images\"\npath = \"a\"\nfoo = 1",
