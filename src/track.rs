@@ -115,9 +115,10 @@ impl TrackerConfig {
         }
         if let Some(s) = self.smoothing {
             let positive = |v: f32| v.is_finite() && v > 0.0;
-            if !positive(s.min_cutoff)
-                || !positive(s.d_cutoff)
-                || !(s.beta.is_finite() && s.beta >= 0.0)
+            if !(positive(s.min_cutoff)
+                && positive(s.d_cutoff)
+                && s.beta.is_finite()
+                && s.beta >= 0.0)
             {
                 return err(format!(
                     "smoothing needs min_cutoff > 0, d_cutoff > 0, beta >= 0; got {s:?}"

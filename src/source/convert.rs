@@ -185,7 +185,7 @@ pub fn yuyv_to_rgb(
     height: u32,
     stride: u32,
 ) -> Result<RgbImage, SourceError> {
-    if width % 2 != 0 {
+    if !width.is_multiple_of(2) {
         return Err(SourceError::BadFrame(format!(
             "YUYV needs an even width, got {width}"
         )));

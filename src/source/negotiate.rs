@@ -118,8 +118,7 @@ pub fn negotiate(offered: &[OfferedFormat], req: &Request) -> Result<Negotiated,
         }
     };
 
-    // (distance, preference rank, format, size, rates)
-    let mut best: Option<(u64, usize, PixelFormat, (u32, u32), Vec<f32>)> = None;
+    let mut best: Option<Choice> = None;
     for (rank, (format, o)) in candidates.iter().enumerate() {
         for (size, fps) in nearest_sizes(&o.sizes, req.width, req.height) {
             let dist = size_distance(size, (req.width, req.height));
@@ -150,6 +149,9 @@ pub fn negotiate(offered: &[OfferedFormat], req: &Request) -> Result<Negotiated,
         exact_size: dist == 0,
     })
 }
+
+/// A candidate during negotiation: (size distance, preference rank, format, size, rates).
+type Choice = (u64, usize, PixelFormat, (u32, u32), Vec<f32>);
 
 /// Squared Euclidean distance between sizes: penalises one badly wrong side more than two
 /// slightly wrong ones.
