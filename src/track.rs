@@ -9,7 +9,9 @@
 //! Memory is fixed: at most [`MAX_TRACKS`] tracks, all in `heapless` storage, so a long
 //! run or a crowded scene cannot grow the daemon.
 
-use edgepose_decoder::{Keypoint, Person, Persons, MAX_PERSONS, NUM_COCO_KEYPOINTS};
+use edgepose_decoder::{
+    oks, pose_area, Keypoint, Person, Persons, MAX_PERSONS, NUM_COCO_KEYPOINTS,
+};
 
 use crate::pose::FramePoses;
 
@@ -17,13 +19,6 @@ use crate::pose::FramePoses;
 pub const MAX_TRACKS: usize = 2 * MAX_PERSONS;
 /// Most (person, track) pairs considered in one frame.
 const MAX_CANDIDATES: usize = MAX_PERSONS * MAX_TRACKS;
-
-/// COCO per-keypoint OKS sigmas (nose, eyes, ears, shoulders, elbows, wrists, hips, knees,
-/// ankles): how much position error each keypoint type tolerates.
-pub const COCO_SIGMAS: [f32; NUM_COCO_KEYPOINTS] = [
-    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107,
-    0.087, 0.087, 0.089, 0.089,
-];
 
 /// Default minimum OKS for a person to continue a track. Consecutive frames of one walking
 /// person score well above 0.7; different people only score high when they overlap.
@@ -129,43 +124,13 @@ impl TrackerConfig {
     }
 }
 
-/// OKS between two poses: mean over keypoints present in both of
-/// `exp(-d² / (2 · area · (2σ)²))`, with `area` the scale² (COCO: object area). 0 when they
-/// share no keypoint.
-pub fn oks(
-    a: &[Keypoint; NUM_COCO_KEYPOINTS],
-    b: &[Keypoint; NUM_COCO_KEYPOINTS],
-    area: f32,
-) -> f32 {
-    let area = area.max(MIN_OKS_AREA);
-    let mut sum = 0.0;
-    let mut n = 0u32;
-    for ((ka, kb), sigma) in a.iter().zip(b).zip(COCO_SIGMAS) {
-        if !(ka.present && kb.present) {
-            continue;
-        }
-        let (dx, dy) = (ka.x - kb.x, ka.y - kb.y);
-        let kappa = 2.0 * sigma;
-        let e = (dx * dx + dy * dy) / (2.0 * area * kappa * kappa);
-        sum += libm::expf(-e);
-        n += 1;
-    }
-    if n == 0 {
-        0.0
-    } else {
-        sum / n as f32
-    }
-}
-
-/// Box area of the present keypoints (0 when fewer than one).
-fn keypoint_area(kps: &[Keypoint; NUM_COCO_KEYPOINTS]) -> f32 {
-    let mut it = kps.iter().filter(|k| k.present);
-    let Some(first) = it.next() else { return 0.0 };
-    let (x0, y0, x1, y1) = it.fold(
-        (first.x, first.y, first.x, first.y),
-        |(x0, y0, x1, y1), k| (x0.min(k.x), y0.min(k.y), x1.max(k.x), y1.max(k.y)),
-    );
-    (x1 - x0) * (y1 - y0)
+/// OKS of a person to a track's prediction, at the larger of their box areas (floored), so
+/// a partly seen person is not judged at a tiny scale.
+fn match_score(person: &Person, predicted: &Person) -> f32 {
+    let area = pose_area(person)
+        .max(pose_area(predicted))
+        .max(MIN_OKS_AREA);
+    oks(person, predicted, area)
 }
 
 /// One Euro filter state for one coordinate.
@@ -250,9 +215,12 @@ impl Track {
     }
 
     /// Keypoints where the track expects the person at `t_us`.
-    fn predict(&self, t_us: u64) -> [Keypoint; NUM_COCO_KEYPOINTS] {
-        let mut out = [Keypoint::ABSENT; NUM_COCO_KEYPOINTS];
-        for (o, p) in out.iter_mut().zip(&self.points) {
+    fn predict(&self, t_us: u64) -> Person {
+        let mut out = Person {
+            track_id: self.id,
+            ..Person::default()
+        };
+        for (o, p) in out.keypoints.iter_mut().zip(&self.points) {
             if p.known {
                 let dt = t_us.saturating_sub(p.t_us) as f32 / US_PER_S;
                 *o = Keypoint::new(p.x + self.vx * dt, p.y + self.vy * dt, 1.0);
@@ -266,7 +234,7 @@ impl Track {
         let predicted = self.predict(t_us);
         let dt = t_us.saturating_sub(self.t_us) as f32 / US_PER_S;
         let (mut rx, mut ry, mut n) = (0.0, 0.0, 0u32);
-        for (k, p) in person.keypoints.iter().zip(&predicted) {
+        for (k, p) in person.keypoints.iter().zip(&predicted.keypoints) {
             if k.present && p.present {
                 rx += k.x - p.x;
                 ry += k.y - p.y;
@@ -355,7 +323,7 @@ impl Tracker {
         let trackable = |p: &Person| p.num_present() >= min_kp;
 
         // 1. Score every (person, track) pair that passes the gate.
-        let predictions: heapless::Vec<[Keypoint; NUM_COCO_KEYPOINTS], MAX_TRACKS> = self
+        let predictions: heapless::Vec<Person, MAX_TRACKS> = self
             .tracks
             .iter()
             .map(|t| t.predict(timestamp_us))
@@ -366,8 +334,7 @@ impl Tracker {
                 continue;
             }
             for (ti, pred) in predictions.iter().enumerate() {
-                let area = keypoint_area(pred).max(keypoint_area(&person.keypoints));
-                let s = oks(&person.keypoints, pred, area);
+                let s = match_score(person, pred);
                 if s >= self.config.oks_threshold {
                     // Capacity is persons × tracks, so this cannot fail; ignore rather than panic.
                     let _ = candidates.push((s, pi as u8, ti as u8));
@@ -527,17 +494,16 @@ mod tests {
     fn oks_is_one_for_identical_and_falls_with_distance() {
         let mut n = Noise(1);
         let a = person_at(100.0, 100.0, &mut n, 0.0);
-        let area = keypoint_area(&a.keypoints);
-        assert!((oks(&a.keypoints, &a.keypoints, area) - 1.0).abs() < 1e-6);
+        assert!((match_score(&a, &a) - 1.0).abs() < 1e-6);
         let near = person_at(103.0, 100.0, &mut n, 0.0);
         let far = person_at(160.0, 100.0, &mut n, 0.0);
-        let s_near = oks(&a.keypoints, &near.keypoints, area);
-        let s_far = oks(&a.keypoints, &far.keypoints, area);
+        let s_near = match_score(&a, &near);
+        let s_far = match_score(&a, &far);
         assert!(
             s_near > 0.9 && s_far < DEFAULT_OKS_THRESHOLD,
             "{s_near} {s_far}"
         );
-        assert_eq!(oks(&a.keypoints, &Person::default().keypoints, area), 0.0);
+        assert_eq!(match_score(&a, &Person::default()), 0.0);
     }
 
     #[test]
