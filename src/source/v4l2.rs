@@ -282,3 +282,50 @@ fn enumerate(device: &Device) -> io::Result<Vec<OfferedFormat>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source whose camera went away: every call tries to reconnect, fails with a clear
+    /// error, and the delay doubles up to the ceiling — without panicking or giving up.
+    #[test]
+    fn lost_device_retries_with_capped_backoff() {
+        let config = V4l2Config {
+            device: "/dev/video-edgepose-unplugged".into(),
+            retry_initial_ms: 1,
+            retry_max_ms: 4,
+            ..Default::default()
+        };
+        let mut src = V4l2Source {
+            config: config.clone(),
+            open: None,
+            backoff: Duration::from_millis(config.retry_initial_ms),
+            retry_at: None,
+            seq: 0,
+            negotiated: Negotiated {
+                format: PixelFormat::Yuyv,
+                width: 640,
+                height: 480,
+                fps: None,
+                exact_size: true,
+            },
+        };
+        let mut delays = Vec::new();
+        for _ in 0..5 {
+            match src.next_frame() {
+                Err(SourceError::Failed(msg)) => {
+                    assert!(msg.contains("/dev/video-edgepose-unplugged"), "{msg}");
+                    assert!(msg.contains("reconnect failed"), "{msg}");
+                }
+                other => panic!("expected Failed, got {other:?}"),
+            }
+            delays.push(src.backoff.as_millis());
+            assert!(src.retry_at.is_some());
+        }
+        assert_eq!(delays, [2, 4, 4, 4, 4]);
+        assert!(src
+            .describe()
+            .starts_with("v4l2:/dev/video-edgepose-unplugged 640x480 YUYV"));
+    }
+}
