@@ -41,24 +41,40 @@ pub trait Decoder: Send {
     ) -> Result<(Persons, DecodeStats), DecodeError>;
 }
 
-/// The decoder for a card's family with the family's default thresholds.
+/// The decoder for a card's family: the family's default thresholds, overridden by the
+/// card's `[decoder]` table.
 pub fn for_card(card: &ModelCard) -> Box<dyn Decoder> {
+    let o = &card.decoder;
     match card.family {
-        Family::Simplepose | Family::Paf => Box::new(BottomUp {
-            family: card.family,
-            layout: card.output.layout,
-            stride: card.output.stride as f32,
-            offset: card.output.offset,
-            config: if card.family == Family::Paf {
+        Family::Simplepose | Family::Paf => {
+            let mut config = if card.family == Family::Paf {
                 DecoderConfig::openpose()
             } else {
                 DecoderConfig::default()
-            },
-            workspace: Box::new(Workspace::new()),
-        }),
-        Family::Movenet => Box::new(SingleStage {
-            config: SingleStageConfig::default(),
-        }),
+            };
+            config.peak_threshold = o.peak_threshold.unwrap_or(config.peak_threshold);
+            config.sample_threshold = o.sample_threshold.unwrap_or(config.sample_threshold);
+            config.min_mean_score = o.min_mean_score.unwrap_or(config.min_mean_score);
+            config.min_parts = o.min_parts.unwrap_or(config.min_parts);
+            Box::new(BottomUp {
+                family: card.family,
+                layout: card.output.layout,
+                stride: card.output.stride as f32,
+                offset: card.output.offset,
+                config,
+                workspace: Box::new(Workspace::new()),
+            })
+        }
+        Family::Movenet => {
+            let d = SingleStageConfig::default();
+            Box::new(SingleStage {
+                config: SingleStageConfig {
+                    person_threshold: o.person_threshold.unwrap_or(d.person_threshold),
+                    keypoint_threshold: o.keypoint_threshold.unwrap_or(d.keypoint_threshold),
+                    nms_oks_threshold: o.nms_oks_threshold.unwrap_or(d.nms_oks_threshold),
+                },
+            })
+        }
     }
 }
 

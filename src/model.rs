@@ -105,6 +105,26 @@ pub struct OutputCard {
     pub offset: f32,
 }
 
+/// Per-model decoder thresholds (each optional; the family default applies when absent).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecoderOverrides {
+    /// Bottom-up: minimum keypoint heatmap peak.
+    pub peak_threshold: Option<f32>,
+    /// Bottom-up: part-map / PAF sample threshold (the 80 %-of-samples rule).
+    pub sample_threshold: Option<f32>,
+    /// Bottom-up: minimum mean score per part of a person.
+    pub min_mean_score: Option<f32>,
+    /// Bottom-up: minimum number of connected parts of a person.
+    pub min_parts: Option<u32>,
+    /// Single-stage: minimum person score.
+    pub person_threshold: Option<f32>,
+    /// Single-stage: keypoints below this are marked absent.
+    pub keypoint_threshold: Option<f32>,
+    /// Single-stage: OKS above which the weaker of two poses is suppressed.
+    pub nms_oks_threshold: Option<f32>,
+}
+
 /// A model card (see `models/*.toml`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +142,9 @@ pub struct ModelCard {
     pub description: String,
     pub input: InputCard,
     pub output: OutputCard,
+    /// Decoder thresholds for this model, overriding the family defaults.
+    #[serde(default)]
+    pub decoder: DecoderOverrides,
     /// Free-form facts for people (architecture, accuracy, training); not used by code.
     #[serde(default)]
     pub card: toml::Table,

@@ -101,9 +101,12 @@ impl Preprocessor {
         let src = fir::images::ImageRef::new(src_w, src_h, image.as_raw(), fir::PixelType::U8x3)
             .map_err(|e| PreprocessError::Resize(e.to_string()))?;
         let scale = lb.scale as f64;
+        // Clamp: the f32 scale can put the crop a hair outside the image.
+        let crop_w = (new_w as f64 / scale).min(src_w as f64);
+        let crop_h = (new_h as f64 / scale).min(src_h as f64);
         let options = fir::ResizeOptions::new()
             .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear))
-            .crop(0.0, 0.0, new_w as f64 / scale, new_h as f64 / scale);
+            .crop(0.0, 0.0, crop_w, crop_h);
         self.resizer
             .resize(&src, &mut self.resized, &options)
             .map_err(|e| PreprocessError::Resize(e.to_string()))?;
@@ -181,6 +184,27 @@ mod tests {
         let (ix, iy) = lb.to_input(639.0, 479.0);
         let (sx, sy) = lb.to_source(ix, iy);
         assert!((sx - 639.0).abs() < 1e-3 && (sy - 479.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn every_size_resizes_without_a_crop_error() {
+        let card = crate::model::ModelCard::load("movenet-multipose-lightning").expect("card");
+        for (sw, sh) in [
+            (640, 425),
+            (500, 333),
+            (640, 429),
+            (1, 1),
+            (3, 1000),
+            (1920, 1080),
+        ] {
+            for (dw, dh) in [(288, 288), (320, 320), (224, 224), (256, 192), (256, 256)] {
+                let img = RgbImage::new(sw, sh);
+                let mut buf = vec![0i32; (dw * dh * 3) as usize];
+                let mut pre = Preprocessor::new(&card, dw, dh);
+                pre.run(&img, InputBuffer::I32(&mut buf))
+                    .unwrap_or_else(|e| panic!("{sw}x{sh} -> {dw}x{dh}: {e}"));
+            }
+        }
     }
 
     #[test]

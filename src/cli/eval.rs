@@ -12,11 +12,26 @@ use crate::eval;
 /// Detections come from exactly one source, the `detections` group: today `--results`; a
 /// model run over `--images` can join the group as another member.
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("detections").required(true).args(["results"])))]
+#[command(group(clap::ArgGroup::new("detections").required(true).args(["results", "model"])))]
 pub struct Args {
     /// COCO keypoint results json: a list of {image_id, category_id, keypoints, score}.
     #[arg(long, value_name = "DET.json")]
     pub results: Option<PathBuf>,
+    /// Run this model (name or path) over the ground truth's images instead of reading results.
+    #[arg(long, requires = "images")]
+    pub model: Option<String>,
+    /// Directory holding the ground truth's image files (with --model).
+    #[arg(long, value_name = "DIR")]
+    pub images: Option<PathBuf>,
+    /// Inference threads (with --model).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Network input size WxH (with --model; default: the model card's).
+    #[arg(long, value_parser = super::detect::parse_size)]
+    pub input_size: Option<(u32, u32)>,
+    /// Also write the model's detections as a COCO results file (with --model).
+    #[arg(long, value_name = "DET.json")]
+    pub save_results: Option<PathBuf>,
     /// COCO ground-truth json (person_keypoints_*.json).
     #[arg(long, value_name = "COCO.json")]
     pub annotations: PathBuf,
@@ -27,17 +42,29 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let gt = eval::load_ground_truth(&args.annotations)?;
-    let Some(results_path) = args.results.as_deref() else {
-        anyhow::bail!("eval: no detections given (use --results DET.json)");
+    let (dets, source) = match (&args.results, &args.model, &args.images) {
+        (Some(path), _, _) => (eval::load_results(path)?, path.display().to_string()),
+        (None, Some(model), Some(images)) => {
+            let config = crate::backend::BackendConfig {
+                threads: args.threads.max(1),
+                ..Default::default()
+            };
+            let mut det = crate::detector::Detector::load(model, &config, args.input_size)?;
+            let (dets, failures) = crate::detector::detect_coco(&mut det, &gt, images);
+            for f in &failures {
+                eprintln!("error: {f}");
+            }
+            if let Some(out) = &args.save_results {
+                eval::save_results(out, &dets)?;
+            }
+            (dets, format!("model {}", det.card.id))
+        }
+        _ => anyhow::bail!(
+            "eval: no detections given (use --results DET.json or --model NAME --images DIR)"
+        ),
     };
-    let dets = eval::load_results(results_path)?;
-    let metrics = eval::evaluate(&gt, &dets).with_context(|| {
-        format!(
-            "evaluating {} against {}",
-            results_path.display(),
-            args.annotations.display()
-        )
-    })?;
+    let metrics = eval::evaluate(&gt, &dets)
+        .with_context(|| format!("evaluating {source} against {}", args.annotations.display()))?;
     print_metrics(&metrics, args.json)
 }
 
