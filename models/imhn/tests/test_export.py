@@ -77,3 +77,35 @@ def test_quantize_rejects_bad_input(exported, tmp_path):
         quantize(path, tmp_path / "x.onnx", [np.zeros((3, 64, 64), np.float32)], "qoperator")
     with pytest.raises(ValueError, match="calibration"):
         quantize(path, tmp_path / "x.onnx", [], "qdq")
+
+
+def _tract():
+    """The tract Python bindings (same engine and version as the daemon's tract-onnx)."""
+    import os
+
+    try:
+        import tract
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("python module tract missing (pip install -r requirements.txt)")
+        pytest.skip("skipped: python module tract not installed")
+    return tract
+
+
+def _run_tract(tract, path, x):
+    runnable = tract.onnx().load(str(path)).into_model().into_runnable()
+    return runnable.run([x])[0].to_numpy()
+
+
+def test_fp32_and_both_int8_variants_load_and_run_in_tract(exported, tmp_path):
+    tract = _tract()
+    _, path = exported
+    x = np.random.default_rng(3).random((1, 3, 64, 64), dtype=np.float32)
+    np.testing.assert_allclose(_run_tract(tract, path, x), run_onnx(path, x), atol=1e-4, rtol=1e-4)
+    calib = [np.random.default_rng(4).random((3, 64, 64), dtype=np.float32) for _ in range(4)]
+    for fmt in ("qdq", "qlinearconv"):
+        q = quantize(path, tmp_path / f"{fmt}.onnx", calib, fmt)
+        got = _run_tract(tract, q, x)
+        ref = run_onnx(path, x)
+        assert got.shape == (1, 50, 16, 16)
+        assert np.abs(got - ref).mean() < 0.1 * ref.std() + 1e-3, fmt
