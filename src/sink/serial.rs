@@ -11,7 +11,7 @@ use super::{encode_wire, Sink, SinkError, SinkStats};
 use crate::pose::FramePoses;
 use serde::Deserialize;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -94,6 +94,8 @@ struct Counters {
     connects: AtomicU64,
     /// Frames lost in failed writes (the queue counts its own drops).
     write_dropped: AtomicU64,
+    /// Whether the writer holds an open port (close only waits for a flush then).
+    port_open: AtomicBool,
 }
 
 /// Serial-port sink; see the module docs.
@@ -158,7 +160,9 @@ impl Sink for SerialSink {
         let Some((handle, done)) = self.writer.take() else {
             return Ok(());
         };
-        let flushed = self.queue.wait_idle(FLUSH_TIMEOUT);
+        // With the port gone nothing would drain the queue: do not wait for it.
+        let flushed =
+            !self.counters.port_open.load(Ordering::Acquire) || self.queue.wait_idle(FLUSH_TIMEOUT);
         self.queue.close();
         // The writer exits within one write timeout; never hang the daemon's shutdown on it.
         let wait = Duration::from_millis(self.config.write_timeout_ms) + POLL_INTERVAL * 2;
@@ -226,6 +230,7 @@ impl Writer {
                     Ok(p) => {
                         tracing::info!(port = %self.config.device, baud = self.config.baud, "serial port open");
                         port = Some(p);
+                        self.counters.port_open.store(true, Ordering::Release);
                         outage = false;
                         resync = true;
                         backoff.reset();
@@ -270,6 +275,7 @@ impl Writer {
                     } else {
                         tracing::warn!(port = %self.config.device, error = %e, "serial write failed; reopening");
                         port = None;
+                        self.counters.port_open.store(false, Ordering::Release);
                         outage = true;
                         if self.queue.sleep_unless_closed(backoff.next_delay()) {
                             self.queue.clear();

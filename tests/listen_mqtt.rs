@@ -1,0 +1,72 @@
+//! `edgepose listen --mqtt` end to end: the MQTT sink publishes to a real mosquitto broker and
+//! the listen command prints the frames as JSON lines. Skipped without mosquitto (fails under
+//! CI=true).
+
+mod sink_support;
+
+use edgepose::sink::{to_wire, JsonFrame, MqttConfig, MqttSink, Sink};
+use sink_support::{free_port, require, sample_poses, Mosquitto};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn listen_prints_frames_published_by_the_mqtt_sink() {
+    if !require(Mosquitto::available(), "mosquitto") {
+        return;
+    }
+    let broker = Mosquitto::start(free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgepose"))
+        .args(["listen", "--device", "cam9", "--count", "3", "--mqtt"])
+        .arg(broker.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn edgepose listen");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let lines = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+    let mut sink = MqttSink::open(MqttConfig {
+        url: broker.url(),
+        device: "cam9".into(),
+        device_id: 21,
+        ..MqttConfig::default()
+    })
+    .expect("open sink");
+    // Another device's frames must not show up.
+    let mut other = MqttSink::open(MqttConfig {
+        url: broker.url(),
+        device: "cam8".into(),
+        ..MqttConfig::default()
+    })
+    .expect("open second sink");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seq = 0;
+    while child.try_wait().expect("try_wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "listen did not exit after 3 frames"
+        );
+        sink.send(&sample_poses(seq, 2)).expect("send");
+        other.send(&sample_poses(seq + 500, 1)).expect("send");
+        seq += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(child.wait().expect("wait").success());
+    let lines = lines.join().expect("stdout reader");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for l in &lines {
+        let f: JsonFrame = serde_json::from_str(l).expect("JSON frame");
+        assert_eq!(f.device_id, 21);
+        assert_eq!(
+            f,
+            JsonFrame::from_wire(&to_wire(&sample_poses(f.seq, 2), 21))
+        );
+    }
+    sink.close().expect("close");
+    other.close().expect("close");
+}
