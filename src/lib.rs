@@ -6,11 +6,13 @@
 
 pub mod backend;
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod detector;
 pub mod display;
 pub mod eval;
 pub mod model;
+pub mod pipeline;
 pub mod pose;
 pub mod preprocess;
 pub mod sink;

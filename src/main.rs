@@ -16,6 +16,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the daemon (capture → model → tracking → sinks/display).
+    Run(cli::run::Args),
+    /// Print the default configuration or check a configuration file.
+    Config(cli::config::Args),
     /// Decode a saved network output (.npy) into persons.
     Decode(cli::decode::Args),
     /// Run a model on images and print the persons.
@@ -37,9 +41,13 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: journald and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(a) => cli::run::run(a),
+        Command::Config(a) => cli::config::run(a),
         Command::Decode(a) => cli::decode::run(a),
         Command::Detect(a) => cli::detect::run(a),
         Command::Bench(a) => cli::bench::run(a),

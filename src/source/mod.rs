@@ -46,6 +46,11 @@ pub trait Source: Send {
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError>;
     /// Human-readable description for logs ("v4l2:/dev/video0 640x480 MJPEG").
     fn describe(&self) -> String;
+    /// `true` for sources that produce frames on their own clock (cameras): the pipeline
+    /// keeps only the newest. Others (files, simulations) are read when the model is ready.
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 /// Which source to open, as it appears in the daemon's config (`kind = "images"`, ...).

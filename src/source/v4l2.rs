@@ -157,6 +157,10 @@ impl Source for V4l2Source {
             n.fps.map_or(String::new(), |f| format!(" @{f}fps"))
         )
     }
+
+    fn is_live(&self) -> bool {
+        true
+    }
 }
 
 /// Opens, negotiates, sets the format and rate, and maps the buffers.
