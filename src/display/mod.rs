@@ -8,6 +8,7 @@
 //! never stops the pose stream.
 
 mod config;
+pub mod demo;
 mod framebuffer;
 #[cfg(all(feature = "hw-display", target_os = "linux"))]
 pub mod hw;
