@@ -15,7 +15,7 @@ from pathlib import Path
 
 #: Wire ids fixed by the project (tfpose=1, movenet=2, imhn fp32=3, int8=4).
 WIRE_IDS = {"fp32": 3, "int8": 4}
-LICENSE = "Apache-2.0"
+LICENSE = "MIT OR Apache-2.0"  # the project's own license (root Cargo.toml)
 
 
 def sha256_of(path: str | Path) -> str:
