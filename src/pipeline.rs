@@ -21,6 +21,16 @@ const POLL: Duration = Duration::from_millis(50);
 /// Latency samples kept for percentiles (fixed memory).
 const LATENCY_WINDOW: usize = 1024;
 
+/// What [`Latest::take`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Take<T> {
+    Item(T),
+    /// Nothing arrived within the timeout.
+    Empty,
+    /// Closed and drained: no value will come.
+    Closed,
+}
+
 /// A one-item mailbox that keeps the newest value; `put` over an unread value drops it.
 pub struct Latest<T> {
     slot: Mutex<(Option<T>, bool)>,
@@ -48,8 +58,8 @@ impl<T> Latest<T> {
         self.ready.notify_one();
     }
 
-    /// Waits up to `timeout` for a value. `Err(())` once closed and empty.
-    pub fn take(&self, timeout: Duration) -> Result<Option<T>, ()> {
+    /// Waits up to `timeout` for a value.
+    pub fn take(&self, timeout: Duration) -> Take<T> {
         let g = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         let (mut g, _) = self
             .ready
@@ -59,10 +69,10 @@ impl<T> Latest<T> {
             Some(v) => {
                 // Wake a producer waiting in `wait_empty`.
                 self.ready.notify_all();
-                Ok(Some(v))
+                Take::Item(v)
             }
-            None if g.1 => Err(()),
-            None => Ok(None),
+            None if g.1 => Take::Closed,
+            None => Take::Empty,
         }
     }
 
@@ -388,10 +398,10 @@ impl Pipeline {
                 scope.spawn(move || {
                     loop {
                         let (frame, captured) = match frames.take(POLL) {
-                            Ok(Some(f)) => f,
-                            Ok(None) if stop.load(Ordering::Relaxed) => break,
-                            Ok(None) => continue,
-                            Err(()) => break,
+                            Take::Item(f) => f,
+                            Take::Empty if stop.load(Ordering::Relaxed) => break,
+                            Take::Empty => continue,
+                            Take::Closed => break,
                         };
                         match detector.detect(&frame.image) {
                             Ok((persons, dstats, times)) => {
@@ -435,9 +445,9 @@ impl Pipeline {
             };
             while !stop.load(Ordering::Relaxed) {
                 let item = match results.take(POLL) {
-                    Ok(Some(r)) => Some(r),
-                    Ok(None) => None,
-                    Err(()) => break,
+                    Take::Item(r) => Some(r),
+                    Take::Empty => None,
+                    Take::Closed => break,
                 };
                 if let Some((mut poses, preview, captured)) = item {
                     let t0 = Instant::now();
@@ -623,13 +633,13 @@ mod tests {
         l.put(1);
         l.put(2);
         l.put(3);
-        assert_eq!(l.take(Duration::ZERO), Ok(Some(3)));
+        assert_eq!(l.take(Duration::ZERO), Take::Item(3));
         assert_eq!(l.dropped(), 2);
-        assert_eq!(l.take(Duration::from_millis(1)), Ok(None));
+        assert_eq!(l.take(Duration::from_millis(1)), Take::Empty);
         l.put(4);
         l.close();
-        assert_eq!(l.take(Duration::ZERO), Ok(Some(4)));
-        assert_eq!(l.take(Duration::ZERO), Err(()));
+        assert_eq!(l.take(Duration::ZERO), Take::Item(4));
+        assert_eq!(l.take(Duration::ZERO), Take::Closed);
     }
 
     #[test]
