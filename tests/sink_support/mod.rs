@@ -216,3 +216,14 @@ pub fn wait_for(
         }
     }
 }
+
+/// Whether the tests run under qemu-user: `EDGEPOSE_QEMU=1` is set by the cross runners in
+/// .cargo/config.toml and by scripts/cross-test-aarch64.sh. qemu-user does not translate the
+/// serial ioctls (TCGETS2) on a pseudo-terminal, so serial PTY tests only run natively.
+pub fn skip_under_emulation(test: &str) -> bool {
+    if std::env::var_os("EDGEPOSE_QEMU").is_some_and(|v| v == "1") {
+        eprintln!("skipped: {test}: serial ioctls on a PTY fail under qemu-user (EDGEPOSE_QEMU=1); runs natively");
+        return true;
+    }
+    false
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Cross-builds the workspace for aarch64 (Raspberry Pi 4/5/Zero 2 W 64-bit, Jetson) and runs the
+# whole test suite under qemu-user, through the runner in .cargo/config.toml.
+#
+# Installs nothing: it checks the prerequisites and says what to install (.ci/cross installs
+# them on CI). Extra arguments go to `cargo test`, e.g. `scripts/cross-test-aarch64.sh --test
+# decode_cli` or `... -- --nocapture`.
+#
+# Under emulation EDGEPOSE_QEMU=1 is set (by the runner and here): the serial pseudo-terminal
+# tests skip themselves because qemu-user does not translate the TCGETS2 ioctl. Every other test
+# runs the same assertions, with the same tolerances, as on x86_64.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TARGET=aarch64-unknown-linux-gnu
+SYSROOT=/usr/aarch64-linux-gnu
+problems=()
+
+need_cmd() { # command, how to get it
+    command -v "$1" >/dev/null 2>&1 || problems+=("$1 not found: $2")
+}
+
+need_cmd cargo "install Rust with rustup (https://rustup.rs)"
+need_cmd aarch64-linux-gnu-gcc "apt-get install gcc-aarch64-linux-gnu"
+need_cmd qemu-aarch64-static "apt-get install qemu-user-static"
+
+if command -v rustc >/dev/null 2>&1; then
+    if [ ! -d "$(rustc --print sysroot)/lib/rustlib/$TARGET" ]; then
+        problems+=("Rust standard library for $TARGET missing: rustup target add $TARGET")
+    fi
+fi
+if [ ! -e "$SYSROOT/lib/ld-linux-aarch64.so.1" ]; then
+    problems+=("aarch64 C library missing ($SYSROOT/lib/ld-linux-aarch64.so.1): apt-get install libc6-dev-arm64-cross")
+fi
+# The default feature v4l2 runs bindgen, which loads the host's libclang.
+if ! compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null \
+    && ! compgen -G "/usr/lib/*/libclang*.so*" >/dev/null \
+    && [ -z "${LIBCLANG_PATH:-}" ]; then
+    problems+=("libclang not found (bindgen for the v4l2 feature): apt-get install libclang-dev, or set LIBCLANG_PATH")
+fi
+# CLI tests spawn the cross-built edgepose executable; only binfmt_misc lets the kernel run it.
+if ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+    problems+=("no binfmt_misc handler for aarch64 (CLI tests exec the aarch64 edgepose binary): run scripts/cross-binfmt.sh as root")
+fi
+
+if [ ${#problems[@]} -gt 0 ]; then
+    echo "cross-test-aarch64: missing prerequisites:" >&2
+    printf '  - %s\n' "${problems[@]}" >&2
+    exit 2
+fi
+
+# Also set here (the runner sets them too) so that anything started outside the runner agrees.
+export EDGEPOSE_QEMU=1
+export QEMU_LD_PREFIX="$SYSROOT"
+
+echo "cross-test-aarch64: cargo test --workspace --target $TARGET $* (tests run under $(qemu-aarch64-static --version | head -n1))"
+start=$(date +%s)
+cargo test --workspace --target "$TARGET" "$@"
+echo "cross-test-aarch64: passed in $(( $(date +%s) - start )) s (build + emulated tests)"
