@@ -59,10 +59,13 @@ fn bench_decode(c: &mut Criterion) {
 
 /// SMPR at a 512x512 input: five FPN levels (strides 8..128), ten persons each seen by a
 /// 3x3 block of locations on the two finest levels, the rest background.
+/// One level's (stride, cls, rescore, offsets) buffers.
+type LevelData = (usize, Vec<f32>, Vec<f32>, Vec<f32>);
+
 fn bench_smpr(c: &mut Criterion) {
     const INPUT: usize = 512;
     let strides = [8usize, 16, 32, 64, 128];
-    let levels: Vec<(usize, Vec<f32>, Vec<f32>, Vec<f32>)> = strides
+    let levels: Vec<LevelData> = strides
         .iter()
         .map(|&s| {
             let n = INPUT / s;
