@@ -388,7 +388,7 @@ impl Figure {
     }
 
     /// Rotate a body-frame direction into the camera frame (x right, y up, z towards camera).
-    fn to_cam_dir(&self, v: V3) -> V3 {
+    fn cam_dir(&self, v: V3) -> V3 {
         let (sy, cy) = self.place.yaw.sin_cos();
         let x = v[0] * cy + v[2] * sy;
         let z = -v[0] * sy + v[2] * cy;
@@ -398,7 +398,7 @@ impl Figure {
 
     /// Image position and camera depth of a body-frame point.
     fn project_pt(&self, v: V3) -> (P2, f32) {
-        let c = self.to_cam_dir(v);
+        let c = self.cam_dir(v);
         let s = self.place.height_px;
         (
             [self.place.cx + s * c[0], self.place.ground_y - s * c[1]],
@@ -418,7 +418,7 @@ impl Figure {
         }
         let mut self_hidden = [false; NUM_KEYPOINTS];
         for (k, n) in j.face_normal.iter().enumerate() {
-            let nz = self.to_cam_dir(*n)[2];
+            let nz = self.cam_dir(*n)[2];
             let limit = match k {
                 kp::NOSE => NOSE_VISIBLE_NZ,
                 kp::LEFT_EYE | kp::RIGHT_EYE => EYE_VISIBLE_NZ,
@@ -461,8 +461,8 @@ impl Figure {
         // elliptic cross-section seen from the camera's side.
         let (nb, nb_z) = self.project_pt(add(j.neck_base, scale(j.torso_frame[1], 0.015)));
         let (pv, pv_z) = self.project_pt(add(j.pelvis, scale(j.torso_frame[1], -0.03)));
-        let lat_c = self.to_cam_dir(j.torso_frame[0]);
-        let fwd_c = self.to_cam_dir(j.torso_frame[2]);
+        let lat_c = self.cam_dir(j.torso_frame[0]);
+        let fwd_c = self.cam_dir(j.torso_frame[2]);
         let depth_half = 0.085 * bulk;
         let half = |w: f32| ((w * lat_c[0]).powi(2) + (depth_half * fwd_c[0]).powi(2)).sqrt() * s;
         let wt = half((b.shoulder_half + 0.03) * bulk.sqrt());
@@ -631,7 +631,7 @@ impl Figure {
         let face_owns = (1 << 5) - 1;
         let head_z = hz + 0.03;
         let r = b.head_r * s;
-        let hf_c = self.to_cam_dir(j.head_frame[2]);
+        let hf_c = self.cam_dir(j.head_frame[2]);
         out.push(Shape {
             geom: Geom::Disc { c: hc, r },
             paint: paint(look.hair),
@@ -658,9 +658,8 @@ impl Figure {
             outline: 0.0,
         };
         let darker = |c: Rgb, f: f32| [c[0] * f, c[1] * f, c[2] * f];
-        for (k, ear) in [(kp::LEFT_EAR, 0), (kp::RIGHT_EAR, 1)] {
+        for k in [kp::LEFT_EAR, kp::RIGHT_EAR] {
             if !pr.self_hidden[k] {
-                let _ = ear;
                 out.push(Shape {
                     geom: Geom::Ellipse {
                         c: kpx(k),
@@ -705,9 +704,9 @@ impl Figure {
                 j.head,
                 scale(in_frame(&j.head_frame, [0.0, -0.55, 0.84]), b.head_r),
             );
-            if self.to_cam_dir(j.face_normal[kp::NOSE])[2] > 0.3 {
+            if self.cam_dir(j.face_normal[kp::NOSE])[2] > 0.3 {
                 let (m, _) = self.project_pt(mouth);
-                let ml = self.to_cam_dir(j.head_frame[0]);
+                let ml = self.cam_dir(j.head_frame[0]);
                 let hw = r * 0.22 * ml[0].abs().max(0.3);
                 out.push(Shape {
                     geom: Geom::Capsule {

@@ -571,8 +571,8 @@ impl PostFx {
     pub fn apply(&self, cv: &mut Canvas, rng: &mut impl RngExt) {
         gaussian_blur(cv, self.blur);
         for px in cv.px.iter_mut() {
-            for c in 0..3 {
-                px[c] = (px[c] * self.gain[c] - 128.0) * self.contrast + 128.0;
+            for (v, g) in px.iter_mut().zip(self.gain) {
+                *v = (*v * g - 128.0) * self.contrast + 128.0;
             }
         }
         if self.noise > 0.0 {

@@ -118,7 +118,7 @@ pub fn keypoints_with_visibility(
         .map(|(fi, f)| {
             let pr = f.project();
             let mut out = [[0.0f32; 3]; NUM_KEYPOINTS];
-            for k in 0..NUM_KEYPOINTS {
+            for (k, slot) in out.iter_mut().enumerate() {
                 let p = pr.keypoints[k];
                 // Pixel-index convention: the image spans [-0.5, w - 0.5); keep labelled points
                 // on real pixels.
@@ -126,12 +126,12 @@ pub fn keypoints_with_visibility(
                     continue;
                 }
                 let owner = |(i, s): &(usize, Shape)| *i == fi && s.owns & (1u32 << k) != 0;
-                let last_own = list.iter().rposition(owner).unwrap_or(0);
+                let after_own = list.iter().rposition(owner).map_or(0, |i| i + 1);
                 let hidden = pr.self_hidden[k]
-                    || list[last_own + 1..]
+                    || list[after_own..]
                         .iter()
                         .any(|e| !owner(e) && e.1.geom.sdf(p) < 0.0);
-                out[k] = [p[0], p[1], if hidden { 1.0 } else { 2.0 }];
+                *slot = [p[0], p[1], if hidden { 1.0 } else { 2.0 }];
             }
             out
         })
