@@ -146,12 +146,35 @@ fn numbered(path: &Path, n: usize) -> PathBuf {
     path.with_file_name(format!("{stem}_{n}.{ext}"))
 }
 
-/// Writes `image` with the persons' skeletons drawn over it.
+/// Writes `image` with the persons' skeletons drawn over it, with the display renderer
+/// (the same drawing as on a robot's screen) at the image's own resolution.
 fn draw_on_image(
     image: &image::RgbImage,
     persons: &[crate::decoder::Person],
     out: &Path,
 ) -> anyhow::Result<()> {
-    let _ = (image, persons, out);
-    anyhow::bail!("--draw: drawing is being wired to the display renderer")
+    use crate::display::{Framebuffer, RenderOptions, Renderer};
+    use embedded_graphics::pixelcolor::{Rgb565, RgbColor};
+
+    let mut fb = Framebuffer::new(image.width(), image.height(), Rgb565::BLACK);
+    let mut frame = crate::pose::FramePoses {
+        width: image.width(),
+        height: image.height(),
+        ..Default::default()
+    };
+    frame.persons.extend(persons.iter().copied());
+    let status = crate::display::Status {
+        fps: 0.0,
+        model: String::new(),
+    };
+    let options = RenderOptions {
+        status_line: false,
+        ..Default::default()
+    };
+    // The framebuffer's error type is Infallible.
+    let _ = Renderer::new(options).render(&mut fb, &frame, Some(image), &status);
+    fb.to_rgb_image()
+        .save(out)
+        .with_context(|| format!("{}: cannot write", out.display()))?;
+    Ok(())
 }

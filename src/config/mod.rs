@@ -274,24 +274,24 @@ mod tests {
 
     #[test]
     fn the_commented_examples_in_the_default_parse_too() {
-        // Uncomment the serial and mqtt examples: they must be valid configurations.
+        // Uncomment the commented-out example tables (serial, mqtt, smoothing): each starts
+        // with a `# [table]` line and runs to the next blank line.
+        let mut in_block = false;
         let text: String = DEFAULT_TOML
             .lines()
             .map(|l| {
-                let t = l.trim_start();
-                if t.starts_with("# [sinks.")
-                    || (t.starts_with("# ") && t.contains(" = ") && !t.starts_with("#   "))
-                {
-                    t.trim_start_matches("# ")
-                        .split("  #")
-                        .next()
-                        .unwrap_or("")
-                        .to_string()
+                if l.starts_with("# [") {
+                    in_block = true;
+                } else if l.trim().is_empty() {
+                    in_block = false;
+                }
+                if in_block {
+                    let body = l.trim_start_matches("# ");
+                    body.split("  #").next().unwrap_or("").to_string()
                 } else {
                     l.to_string()
                 }
             })
-            .filter(|l| !l.starts_with("Images example") && !l.starts_with("Video example"))
             .collect::<Vec<_>>()
             .join("\n");
         let c =
