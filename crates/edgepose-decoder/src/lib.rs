@@ -15,6 +15,7 @@ pub mod peaks;
 pub mod single;
 pub mod skeleton;
 pub mod smpr;
+pub mod tta;
 pub mod types;
 
 pub use bottomup::{decode_paf, decode_simplepose, DecodeError, DecoderConfig, Workspace};
