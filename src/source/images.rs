@@ -104,10 +104,13 @@ impl Source for ImageSource {
         self.next += 1;
         let path = path.clone();
         self.pace();
+        // The frame is "captured" when it is due, not when its decoding ends: paced frames
+        // then carry exactly the configured spacing.
+        let timestamp_us = now_us();
         let image = read_image(&path)?;
         let frame = Frame {
             seq: self.seq,
-            timestamp_us: now_us(),
+            timestamp_us,
             image,
         };
         self.seq += 1;
