@@ -65,6 +65,7 @@ pub fn for_card(card: &ModelCard) -> Box<dyn Decoder> {
                 workspace: Box::new(Workspace::new()),
             })
         }
+        Family::Smpr => Box::new(Smpr::for_card(card)),
         Family::Movenet => {
             let d = SingleStageConfig::default();
             Box::new(SingleStage {
@@ -149,5 +150,115 @@ impl Decoder for SingleStage {
             shape: shape.to_vec(),
             message: e.to_string(),
         })
+    }
+}
+
+/// SMPR: five FPN levels of (cls, offsets, rescore) maps.
+///
+/// The [`crate::backend::Backend`] trait exposes one output tensor, so this decoder takes the
+/// levels' outputs *concatenated* in card order (level 0 cls, offsets, rescore, then level 1,
+/// ...), each map CHW at `ceil(input / stride)` cells; `shape` is ignored beyond the total
+/// length. A multi-output backend (not built: no SMPR weights exist) would fill that buffer.
+pub struct Smpr {
+    strides: Vec<u32>,
+    config: edgepose_decoder::SmprConfig,
+    /// ~40 KiB of scratch, boxed once.
+    workspace: Box<edgepose_decoder::SmprWorkspace>,
+}
+
+impl Smpr {
+    /// The decoder for an SMPR card: its level strides; `[decoder]` `person_threshold` is the
+    /// class-score threshold and `nms_oks_threshold`, when given, switches to OKS pose NMS.
+    pub fn for_card(card: &ModelCard) -> Smpr {
+        let mut config = edgepose_decoder::SmprConfig::default();
+        let o = &card.decoder;
+        config.score_threshold = o.person_threshold.unwrap_or(config.score_threshold);
+        if let Some(t) = o.nms_oks_threshold {
+            config.nms = edgepose_decoder::SmprNms::Oks(t);
+        }
+        Smpr {
+            strides: card.output.levels.iter().map(|l| l.stride).collect(),
+            config,
+            workspace: Box::new(edgepose_decoder::SmprWorkspace::new()),
+        }
+    }
+
+    /// Values the concatenated output must hold for an `input_w` x `input_h` input.
+    pub fn output_len(strides: &[u32], input_w: u32, input_h: u32) -> usize {
+        strides
+            .iter()
+            .map(|&s| {
+                let s = s.max(1);
+                let cells = input_w.div_ceil(s) as usize * input_h.div_ceil(s) as usize;
+                cells * (2 + edgepose_decoder::smpr::SMPR_OFFSET_CHANNELS)
+            })
+            .sum()
+    }
+}
+
+impl Decoder for Smpr {
+    fn decode(
+        &mut self,
+        output: &[f32],
+        shape: &[usize],
+        g: &FrameGeometry,
+    ) -> Result<(Persons, DecodeStats), DecodeError> {
+        use edgepose_decoder::smpr::SMPR_OFFSET_CHANNELS;
+        use crate::model::SMPR_NUM_LEVELS as MAX_SMPR_LEVELS;
+        use edgepose_decoder::SmprLevel;
+        let err = |message: String| DecodeError::Shape {
+            family: Family::Smpr,
+            shape: shape.to_vec(),
+            message,
+        };
+        if self.strides.len() > MAX_SMPR_LEVELS {
+            return Err(err(format!(
+                "{} levels, at most {MAX_SMPR_LEVELS} are supported",
+                self.strides.len()
+            )));
+        }
+        let expected = Smpr::output_len(&self.strides, g.input_width, g.input_height);
+        if output.len() != expected {
+            return Err(err(format!(
+                "concatenated SMPR output holds {} values, expected {expected} for {} levels at {}x{}",
+                output.len(),
+                self.strides.len(),
+                g.input_width,
+                g.input_height
+            )));
+        }
+        let mut levels: heapless::Vec<SmprLevel<'_>, MAX_SMPR_LEVELS> = heapless::Vec::new();
+        let mut rest = output;
+        for &s in &self.strides {
+            let s = s.max(1);
+            let (h, w) = (
+                g.input_height.div_ceil(s) as usize,
+                g.input_width.div_ceil(s) as usize,
+            );
+            let n = h * w;
+            let (cls, r) = rest.split_at(n);
+            let (off, r) = r.split_at(n * SMPR_OFFSET_CHANNELS);
+            let (re, r) = r.split_at(n);
+            rest = r;
+            let view = |d, c| MapView::new(d, c, h, w, Layout::Chw).map_err(|e| err(e.to_string()));
+            let level = SmprLevel {
+                cls: view(cls, 1)?,
+                offsets: view(off, SMPR_OFFSET_CHANNELS)?,
+                rescore: view(re, 1)?,
+                stride: s,
+            };
+            levels
+                .push(level)
+                .map_err(|_| err("too many SMPR levels".into()))?;
+        }
+        edgepose_decoder::decode_smpr(
+            &levels,
+            g.input_width as f32,
+            g.input_height as f32,
+            &g.letterbox,
+            &self.config,
+            &mut self.workspace,
+        )
+        .map_err(|e| err(e.to_string()))
     }
 }

@@ -32,6 +32,9 @@ pub struct Detector {
     preprocessor: Preprocessor,
     decoder: Box<dyn Decoder>,
     output_shape: Vec<usize>,
+    /// Test-time augmentation passes, when the card or [`Detector::set_tta`] asks for them.
+    tta: Option<crate::tta::Tta>,
+    backend_config: BackendConfig,
 }
 
 impl Detector {
@@ -59,13 +62,40 @@ impl Detector {
         let preprocessor = Preprocessor::new(&card, w, h);
         let decoder = decode::for_card(&card);
         let output_shape = backend.output_shape().to_vec();
+        let tta = crate::tta::Tta::new(
+            &card,
+            config,
+            (w, h),
+            &output_shape,
+            &crate::tta::TtaSettings::from_card(&card),
+        )?;
         Ok(Detector {
             card,
             backend,
             preprocessor,
             decoder,
             output_shape,
+            tta,
+            backend_config: config.clone(),
         })
+    }
+
+    /// Replaces the card's test-time augmentation with `settings` (loads one backend per
+    /// extra scale).
+    pub fn set_tta(&mut self, settings: &crate::tta::TtaSettings) -> anyhow::Result<()> {
+        self.tta = crate::tta::Tta::new(
+            &self.card,
+            &self.backend_config,
+            self.preprocessor.input_size(),
+            &self.output_shape,
+            settings,
+        )?;
+        Ok(())
+    }
+
+    /// Inference passes per frame (1 without test-time augmentation).
+    pub fn passes(&self) -> usize {
+        self.tta.as_ref().map_or(1, |t| t.passes())
     }
 
     /// Name of the inference runtime.
@@ -85,12 +115,22 @@ impl Detector {
     ) -> anyhow::Result<(Persons, DecodeStats, StageTimes)> {
         let mut times = StageTimes::default();
         let t0 = Instant::now();
-        let letterbox = self.preprocessor.run(image, self.backend.input())?;
-        let t1 = Instant::now();
-        times.preprocess = t1 - t0;
-        let output = self.backend.run()?;
+        let (letterbox, output) = if let Some(tta) = self.tta.as_mut() {
+            // All passes; TTA reports its pre-processing share, the rest counts as inference.
+            let (letterbox, output, pre) =
+                tta.run(image, &mut *self.backend, &mut self.preprocessor)?;
+            times.preprocess = pre;
+            times.inference = t0.elapsed().saturating_sub(pre);
+            (letterbox, output)
+        } else {
+            let letterbox = self.preprocessor.run(image, self.backend.input())?;
+            let t1 = Instant::now();
+            times.preprocess = t1 - t0;
+            let output = self.backend.run()?;
+            times.inference = t1.elapsed();
+            (letterbox, output)
+        };
         let t2 = Instant::now();
-        times.inference = t2 - t1;
         let (input_width, input_height) = self.preprocessor.input_size();
         let geometry = FrameGeometry {
             input_width,

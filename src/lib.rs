@@ -19,6 +19,7 @@ pub mod sink;
 pub mod source;
 pub mod synth;
 pub mod track;
+pub mod tta;
 
 pub use edgepose_decoder as decoder;
 pub use edgepose_wire as wire;

@@ -45,6 +45,9 @@ pub enum Family {
     Paf,
     /// MoveNet MultiPose: decoded in-graph, rows of 17 × (y, x, score) + box + score.
     Movenet,
+    /// SMPR: per-FPN-level person logits, keypoint offsets and OKS rescoring (one output per
+    /// map, named by `[[output.levels]]`).
+    Smpr,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -97,12 +100,54 @@ pub struct InputCard {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputCard {
+    /// The output tensor (empty for multi-output families, which name theirs in `levels`).
+    #[serde(default)]
     pub name: String,
     pub layout: TensorLayout,
     /// Input pixels per output cell.
     pub stride: u32,
     /// Input pixel of output cell c = stride · c + offset.
     pub offset: f32,
+    /// SMPR: the FPN levels, finest first (`[[output.levels]]`); empty for other families.
+    #[serde(default)]
+    pub levels: Vec<OutputLevelCard>,
+}
+
+/// One SMPR FPN level: the names of its three outputs and its stride.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputLevelCard {
+    /// Person logit output (1 channel).
+    pub cls: String,
+    /// Refined keypoint offsets output (34 channels, already × stride).
+    pub offsets: String,
+    /// Predicted-OKS logit output (1 channel).
+    pub rescore: String,
+    /// Input pixels per cell of this level.
+    pub stride: u32,
+}
+
+/// SMPR is defined on the five FPN levels P3..P7.
+pub const SMPR_NUM_LEVELS: usize = 5;
+
+/// Test-time augmentation of a heatmap model (`[tta]`): off unless the card or the
+/// configuration asks, because every extra pass costs a full inference.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TtaCard {
+    /// Also run the horizontally mirrored input and average it in.
+    pub flip: bool,
+    /// Input scales relative to the model's input size (1.0 = the base pass).
+    pub scales: Vec<f32>,
+}
+
+impl Default for TtaCard {
+    fn default() -> Self {
+        TtaCard {
+            flip: false,
+            scales: vec![1.0],
+        }
+    }
 }
 
 /// Per-model decoder thresholds (each optional; the family default applies when absent).
@@ -145,6 +190,9 @@ pub struct ModelCard {
     /// Decoder thresholds for this model, overriding the family defaults.
     #[serde(default)]
     pub decoder: DecoderOverrides,
+    /// Test-time augmentation (heatmap families only).
+    #[serde(default)]
+    pub tta: TtaCard,
     /// Free-form facts for people (architecture, accuracy, training); not used by code.
     #[serde(default)]
     pub card: toml::Table,
@@ -252,8 +300,62 @@ impl ModelCard {
                 self.output.layout, self.family
             ));
         }
+        self.validate_levels()?;
+        if (self.tta.flip || self.tta.scales.iter().any(|&s| s != 1.0))
+            && !matches!(self.family, Family::Simplepose | Family::Paf)
+        {
+            return Err(format!(
+                "`[tta]` is only supported for the heatmap families, not {:?}",
+                self.family
+            ));
+        }
+        crate::tta::validate_scales(&self.tta.scales)?;
         if self.sha256.len() != 64 || !self.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err("`sha256` must be 64 hex digits".into());
+        }
+        Ok(())
+    }
+}
+
+impl ModelCard {
+    /// SMPR cards name five levels with distinct, increasing strides; other families none.
+    fn validate_levels(&self) -> Result<(), String> {
+        let levels = &self.output.levels;
+        if self.family != Family::Smpr {
+            if !levels.is_empty() {
+                return Err(format!(
+                    "`output.levels` is only for family smpr, not {:?}",
+                    self.family
+                ));
+            }
+            if self.output.name.trim().is_empty() {
+                return Err("`output.name` is empty".into());
+            }
+            return Ok(());
+        }
+        if levels.len() != SMPR_NUM_LEVELS {
+            return Err(format!(
+                "family smpr needs {SMPR_NUM_LEVELS} `[[output.levels]]`, got {}",
+                levels.len()
+            ));
+        }
+        for (i, l) in levels.iter().enumerate() {
+            if l.stride == 0 {
+                return Err(format!("`output.levels[{i}].stride` must be > 0"));
+            }
+            if i > 0 && l.stride <= levels[i - 1].stride {
+                return Err(format!(
+                    "`output.levels` strides must increase (level {i}: {} after {})",
+                    l.stride,
+                    levels[i - 1].stride
+                ));
+            }
+            for (what, name) in [("cls", &l.cls), ("offsets", &l.offsets), ("rescore", &l.rescore)]
+            {
+                if name.trim().is_empty() {
+                    return Err(format!("`output.levels[{i}].{what}` is empty"));
+                }
+            }
         }
         Ok(())
     }

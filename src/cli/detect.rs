@@ -29,6 +29,12 @@ pub struct Args {
     /// Network input size WxH (default: the model card's).
     #[arg(long, value_parser = parse_size)]
     pub input_size: Option<(u32, u32)>,
+    /// Test-time augmentation (heatmap models): also run the mirrored image and average.
+    #[arg(long)]
+    pub tta_flip: bool,
+    /// Test-time input scales, e.g. `1,1.5` (must include 1; heatmap models).
+    #[arg(long, value_name = "S,S..", value_parser = crate::tta::parse_scale_list)]
+    pub tta_scales: Option<crate::tta::ScaleList>,
 }
 
 /// Parses `WxH`.
@@ -71,6 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..Default::default()
     };
     let mut detector = Detector::load(&args.model, &config, args.input_size)?;
+    crate::tta::apply_flags(&mut detector, args.tta_flip, args.tta_scales.as_ref())?;
     let mut failures = 0usize;
     let many = args.images.len() > 1;
     for (n, path) in args.images.iter().enumerate() {

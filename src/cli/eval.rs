@@ -29,6 +29,12 @@ pub struct Args {
     /// Network input size WxH (with --model; default: the model card's).
     #[arg(long, value_parser = super::detect::parse_size)]
     pub input_size: Option<(u32, u32)>,
+    /// Test-time augmentation (heatmap models): also run the mirrored image and average.
+    #[arg(long)]
+    pub tta_flip: bool,
+    /// Test-time input scales, e.g. `1,1.5` (must include 1; heatmap models).
+    #[arg(long, value_name = "S,S..", value_parser = crate::tta::parse_scale_list)]
+    pub tta_scales: Option<crate::tta::ScaleList>,
     /// Also write the model's detections as a COCO results file (with --model).
     #[arg(long, value_name = "DET.json")]
     pub save_results: Option<PathBuf>,
@@ -50,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 ..Default::default()
             };
             let mut det = crate::detector::Detector::load(model, &config, args.input_size)?;
+            crate::tta::apply_flags(&mut det, args.tta_flip, args.tta_scales.as_ref())?;
             let (dets, failures) = crate::detector::detect_coco(&mut det, &gt, images);
             for f in &failures {
                 eprintln!("error: {f}");

@@ -51,6 +51,12 @@ pub struct ModelConfig {
     /// "WxH" or "" for the card's default.
     pub input_size: String,
     pub backend: BackendConfig,
+    /// Test-time flip, overriding the model card's `[tta] flip` (absent: the card's).
+    #[serde(default)]
+    pub tta_flip: Option<bool>,
+    /// Test-time scales, overriding the model card's `[tta] scales` (absent: the card's).
+    #[serde(default)]
+    pub tta_scales: Option<Vec<f32>>,
 }
 
 impl ModelConfig {
