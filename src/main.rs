@@ -32,6 +32,8 @@ enum Command {
     Listen(cli::listen::Args),
     /// COCO keypoint metrics (AP, AR) of detections against a COCO ground truth.
     Eval(cli::eval::Args),
+    /// Report what this build can use on this machine (backends, models, devices, broker).
+    Doctor(cli::doctor::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -54,6 +56,7 @@ fn main() -> std::process::ExitCode {
         Command::Synth(a) => cli::synth::run(a),
         Command::Listen(a) => cli::listen::run(a),
         Command::Eval(a) => cli::eval::run(a),
+        Command::Doctor(a) => cli::doctor::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -4,6 +4,10 @@
 //! reads the slice [`Backend::run`] returns. A second runtime (onnxruntime) plugs in behind
 //! the same trait.
 
+#[cfg(feature = "tract-cuda")]
+pub mod cuda;
+#[cfg(feature = "ort")]
+pub mod ort;
 pub mod tract;
 
 use serde::Deserialize;
@@ -58,6 +62,10 @@ pub enum BackendKind {
     /// tract on the CPU: pure Rust, every target (x86_64, aarch64, armv7).
     #[default]
     Tract,
+    /// onnxruntime through a libonnxruntime.so found at run time (cargo feature `ort`).
+    Ort,
+    /// tract on the GPU through its CUDA runtime, falling back to the CPU (feature `tract-cuda`).
+    TractGpu,
 }
 
 /// Backend settings from the configuration.
@@ -67,6 +75,13 @@ pub struct BackendConfig {
     pub kind: BackendKind,
     /// Inference threads (1 = single-threaded; the pipeline's other stages use other cores).
     pub threads: usize,
+    /// onnxruntime library to load (`kind = "ort"`); unset: `$ORT_DYLIB_PATH`, then the usual places.
+    pub ort_library: Option<std::path::PathBuf>,
+    /// onnxruntime execution providers in order of preference ("tensorrt", "cuda", "cpu");
+    /// those the loaded library lacks are skipped, the CPU always remains as the fallback.
+    pub providers: Vec<String>,
+    /// Where the TensorRT provider caches its built engines (building one takes minutes).
+    pub trt_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for BackendConfig {
@@ -74,6 +89,9 @@ impl Default for BackendConfig {
         BackendConfig {
             kind: BackendKind::Tract,
             threads: 1,
+            ort_library: None,
+            providers: vec!["cpu".to_owned()],
+            trt_cache_dir: None,
         }
     }
 }
@@ -106,6 +124,23 @@ pub fn open(
             width,
             height,
         )?)),
+        #[cfg(feature = "ort")]
+        BackendKind::Ort => Ok(Box::new(ort::OrtBackend::load(card, config, width, height)?)),
+        #[cfg(not(feature = "ort"))]
+        BackendKind::Ort => Err(BackendError::Unavailable(
+            "ort: rebuild with `--features ort` to use onnxruntime".into(),
+        )),
+        #[cfg(feature = "tract-cuda")]
+        BackendKind::TractGpu => Ok(Box::new(cuda::TractGpuBackend::load(
+            card,
+            config.threads,
+            width,
+            height,
+        )?)),
+        #[cfg(not(feature = "tract-cuda"))]
+        BackendKind::TractGpu => Err(BackendError::Unavailable(
+            "tract-gpu: rebuild with `--features tract-cuda` to use tract's CUDA runtime".into(),
+        )),
     }
 }
 

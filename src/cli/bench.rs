@@ -25,9 +25,19 @@ pub struct Args {
     /// Network input size WxH (default: each card's).
     #[arg(long, value_parser = super::detect::parse_size)]
     pub input_size: Option<(u32, u32)>,
+    /// Inference backend: tract, ort (feature `ort`) or tract-gpu (feature `tract-cuda`).
+    #[arg(long, default_value = "tract", value_parser = parse_backend)]
+    pub backend: crate::backend::BackendKind,
     /// Print JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_backend(s: &str) -> Result<crate::backend::BackendKind, String> {
+    serde::Deserialize::deserialize(
+        serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s),
+    )
+    .map_err(|e| format!("{e} (tract, ort, tract-gpu)"))
 }
 
 /// Warm-up frames before timing (first runs pay for lazy allocations and cold caches).
@@ -51,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for model in &args.models {
         for &threads in &args.threads {
             let config = BackendConfig {
+                kind: args.backend,
                 threads: threads.max(1),
                 ..Default::default()
             };

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod doctor;
 pub mod eval;
 pub mod listen;
 pub mod run;
