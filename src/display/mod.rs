@@ -6,6 +6,11 @@
 //! once per frame. Displays built by [`open`] never return an error from `show`: a failing
 //! display is logged, counted and reopened with backoff ([`Resilient`]), so a loose cable
 //! never stops the pose stream.
+//!
+//! Rendering is pinned by golden images (tests/golden/, `cargo test --test display_golden`);
+//! after an intended change regenerate them with `EDGEPOSE_BLESS=1 cargo test --test
+//! display_golden` and look at them before committing. Try a display without a camera:
+//! `cargo run --example display_demo -- png:target/display-demo`.
 
 mod config;
 pub mod demo;

@@ -15,6 +15,7 @@ use embedded_graphics::primitives::{
 };
 use embedded_graphics::text::{Baseline, Text};
 
+use crate::decoder::skeleton::COCO17_SKELETON;
 use crate::decoder::{Person, NUM_COCO_KEYPOINTS};
 use crate::pose::FramePoses;
 
@@ -27,30 +28,6 @@ pub enum Side {
     Right,
     Centre,
 }
-
-/// COCO-17 skeleton edges (keypoint index pairs), the 19 limbs of the COCO keypoint task.
-// TODO(decoder): switch to edgepose_decoder::skeleton once crates/edgepose-decoder/src/skeleton.rs lands.
-const COCO_EDGES: [(usize, usize); 19] = [
-    (15, 13),
-    (13, 11),
-    (16, 14),
-    (14, 12),
-    (11, 12),
-    (5, 11),
-    (6, 12),
-    (5, 6),
-    (5, 7),
-    (6, 8),
-    (7, 9),
-    (8, 10),
-    (1, 2),
-    (0, 1),
-    (0, 2),
-    (1, 3),
-    (2, 4),
-    (3, 5),
-    (4, 6),
-];
 
 /// Side of COCO keypoint `k`: odd indices are the person's left, even (but the nose) the right.
 pub fn keypoint_side(k: usize) -> Side {
@@ -504,7 +481,8 @@ impl Renderer {
             }
         }
 
-        for &(a, b) in COCO_EDGES.iter() {
+        for &(a, b) in COCO17_SKELETON.iter() {
+            let (a, b) = (usize::from(a), usize::from(b));
             let (Some(ea), Some(eb)) = (exact[a], exact[b]) else {
                 continue;
             };
