@@ -56,19 +56,10 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
-/// Reads an image file into RGB8 with an error naming the file and the problem.
+/// Reads an image file into RGB8 with the image source's checks (empty, truncated and
+/// corrupt JPEGs are errors naming the file, not silently grey pictures).
 pub fn read_image(path: &Path) -> anyhow::Result<image::RgbImage> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    if bytes.is_empty() {
-        anyhow::bail!("{}: empty file", path.display());
-    }
-    let img = image::load_from_memory(&bytes).with_context(|| {
-        format!(
-            "{}: not a decodable image (corrupt or truncated?)",
-            path.display()
-        )
-    })?;
-    Ok(img.into_rgb8())
+    Ok(crate::source::images::read_image(path)?)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {

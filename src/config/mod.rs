@@ -123,7 +123,12 @@ impl Config {
             message: e.to_string(),
         };
         let mut base: toml::Table = toml::from_str(DEFAULT_TOML).map_err(parse_err)?;
-        let user: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        let mut user: toml::Table = toml::from_str(text).map_err(parse_err)?;
+        // The sinks a file lists are the sinks it gets: a file with a [sinks] table replaces
+        // the default's (which prints JSON lines to stdout) instead of adding to it.
+        if let Some(sinks) = user.remove("sinks") {
+            base.insert("sinks".into(), sinks);
+        }
         merge(&mut base, user);
         for arg in overrides {
             apply_override(&mut base, arg)?;
@@ -328,6 +333,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("model.input_size"), "{e}");
+    }
+
+    #[test]
+    fn a_sinks_table_replaces_the_default_sinks() {
+        let c = Config::parse("[sinks.serial]\ndevice = \"/dev/ttyUSB0\"\n", "t", &[]).expect("ok");
+        assert!(
+            c.sinks.jsonl.is_none(),
+            "no stdout JSON when the file lists its sinks"
+        );
+        assert!(c.sinks.serial.is_some());
+        let c = Config::parse("[sinks]\n", "t", &[]).expect("ok");
+        assert!(c.sinks.jsonl.is_none() && c.sinks.serial.is_none() && c.sinks.mqtt.is_none());
+        let c = Config::parse("[tracker]\nmax_missed = 5\n", "t", &[]).expect("ok");
+        assert!(
+            c.sinks.jsonl.is_some(),
+            "files without [sinks] keep the default"
+        );
     }
 
     #[test]
