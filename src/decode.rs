@@ -203,8 +203,8 @@ impl Decoder for Smpr {
         shape: &[usize],
         g: &FrameGeometry,
     ) -> Result<(Persons, DecodeStats), DecodeError> {
-        use edgepose_decoder::smpr::SMPR_OFFSET_CHANNELS;
         use crate::model::SMPR_NUM_LEVELS as MAX_SMPR_LEVELS;
+        use edgepose_decoder::smpr::SMPR_OFFSET_CHANNELS;
         use edgepose_decoder::SmprLevel;
         let err = |message: String| DecodeError::Shape {
             family: Family::Smpr,

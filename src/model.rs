@@ -350,8 +350,11 @@ impl ModelCard {
                     levels[i - 1].stride
                 ));
             }
-            for (what, name) in [("cls", &l.cls), ("offsets", &l.offsets), ("rescore", &l.rescore)]
-            {
+            for (what, name) in [
+                ("cls", &l.cls),
+                ("offsets", &l.offsets),
+                ("rescore", &l.rescore),
+            ] {
                 if name.trim().is_empty() {
                     return Err(format!("`output.levels[{i}].{what}` is empty"));
                 }

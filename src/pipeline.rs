@@ -283,11 +283,11 @@ impl Pipeline {
         )?;
         let mut detector = detector;
         if config.model.tta_flip.is_some() || config.model.tta_scales.is_some() {
-            let settings = crate::tta::TtaSettings::from_card(&detector.card).with_overrides(
-                config.model.tta_flip,
-                config.model.tta_scales.as_deref(),
-            );
-            detector.set_tta(&settings).context("model.tta_flip / model.tta_scales")?;
+            let settings = crate::tta::TtaSettings::from_card(&detector.card)
+                .with_overrides(config.model.tta_flip, config.model.tta_scales.as_deref());
+            detector
+                .set_tta(&settings)
+                .context("model.tta_flip / model.tta_scales")?;
         }
         let tracker = Tracker::new(config.tracker)?;
         let source = crate::source::open(&config.source).context("opening the source")?;

@@ -125,7 +125,9 @@ pub fn open(
             height,
         )?)),
         #[cfg(feature = "ort")]
-        BackendKind::Ort => Ok(Box::new(ort::OrtBackend::load(card, config, width, height)?)),
+        BackendKind::Ort => Ok(Box::new(ort::OrtBackend::load(
+            card, config, width, height,
+        )?)),
         #[cfg(not(feature = "ort"))]
         BackendKind::Ort => Err(BackendError::Unavailable(
             "ort: rebuild with `--features ort` to use onnxruntime".into(),
