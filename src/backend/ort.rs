@@ -219,6 +219,10 @@ pub struct OrtBackend {
     binding: IoBinding,
     input: InputTensor,
     output: Tensor<f32>,
+    /// Set when the graph's output is NHWC but the card (written for tract, which can stop at
+    /// the NCHW node before tf2onnx's final Transpose) says NCHW: the output is transposed
+    /// into this buffer, allocated once.
+    nhwc_to_nchw: Option<Vec<f32>>,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
 }
@@ -317,6 +321,7 @@ impl OrtBackend {
             binding,
             input,
             output: Tensor::new(&allocator, [1_usize]).map_err(tensor_err)?,
+            nhwc_to_nchw: None,
             input_shape: shape,
             output_shape: Vec::new(),
         };
@@ -373,6 +378,21 @@ impl OrtBackend {
             .bind_output(&name, &mut self.output)
             .map_err(|e| mismatch(format!("cannot bind output '{name}': {e}")))?;
         self.output_shape = shape;
+        if card.output.layout == crate::model::TensorLayout::Nchw {
+            if let [n, h, w, c] = self.output_shape[..] {
+                // Expected NCHW spatial size from the input and the card's stride.
+                let (ih, iw) = match card.input.layout {
+                    crate::model::TensorLayout::Nchw => (self.input_shape[2], self.input_shape[3]),
+                    _ => (self.input_shape[1], self.input_shape[2]),
+                };
+                let s = card.output.stride.max(1) as usize;
+                let fits = |a: usize, b: usize| a == ih.div_ceil(s) && b == iw.div_ceil(s);
+                if fits(h, w) && !fits(w, c) {
+                    self.output_shape = vec![n, c, h, w];
+                    self.nhwc_to_nchw = Some(vec![0.0; n * h * w * c]);
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -404,6 +424,20 @@ impl Backend for OrtBackend {
                 .run_binding(&self.binding)
                 .map_err(|e| BackendError::Run(e.to_string()))?,
         );
-        Ok(self.output.extract_tensor().1)
+        let out = self.output.extract_tensor().1;
+        let Some(dst) = self.nhwc_to_nchw.as_mut() else {
+            return Ok(out);
+        };
+        let [_, c, h, w] = self.output_shape[..] else {
+            return Err(BackendError::Run("output is not 4-D".into()));
+        };
+        // NHWC [h][w][c] -> NCHW [c][h][w] (batch 1).
+        for (i, px) in out.chunks_exact(c).enumerate() {
+            let (y, x) = (i / w, i % w);
+            for (ch, v) in px.iter().enumerate() {
+                dst[(ch * h + y) * w + x] = *v;
+            }
+        }
+        Ok(dst)
     }
 }
