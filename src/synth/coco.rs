@@ -20,49 +20,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// COCO keypoint names, in COCO order.
-pub const KEYPOINT_NAMES: [&str; NUM_KEYPOINTS] = [
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-];
+/// COCO keypoint names, in COCO order (the decoder crate's table).
+pub const KEYPOINT_NAMES: [&str; NUM_KEYPOINTS] = edgepose_decoder::skeleton::COCO17_NAMES;
 
-/// The COCO person skeleton (1-based keypoint indices, as in the COCO files).
-pub const SKELETON: [[u8; 2]; 19] = [
-    [16, 14],
-    [14, 12],
-    [17, 15],
-    [15, 13],
-    [12, 13],
-    [6, 12],
-    [7, 13],
-    [6, 7],
-    [6, 8],
-    [7, 9],
-    [8, 10],
-    [9, 11],
-    [2, 3],
-    [1, 2],
-    [1, 3],
-    [2, 4],
-    [3, 5],
-    [4, 6],
-    [5, 7],
-];
+/// The COCO person skeleton with 1-based keypoint indices, as COCO files write it: the
+/// decoder crate's 0-based `COCO17_SKELETON` shifted by one.
+pub const SKELETON: [[u8; 2]; 19] = {
+    let edges = edgepose_decoder::skeleton::COCO17_SKELETON;
+    let mut out = [[0u8; 2]; 19];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = [edges[i].0 + 1, edges[i].1 + 1];
+        i += 1;
+    }
+    out
+};
 
 /// Default JPEG quality: high enough that compression artefacts stay below the sensor noise.
 pub const DEFAULT_JPEG_QUALITY: u8 = 90;
