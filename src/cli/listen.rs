@@ -5,7 +5,7 @@
 //! go to stderr every `--stats-interval` seconds and at exit.
 
 use crate::sink::jsonl::JsonFrame;
-use crate::sink::mqtt::parse_broker_url;
+use crate::sink::mqtt::{parse_broker_url, MqttTlsConfig};
 use crate::sink::SerialConfig;
 use anyhow::{bail, Context, Result};
 use edgepose_wire::{DecodeError, PoseFrame, StreamDecoder};
@@ -30,6 +30,9 @@ pub struct Args {
     /// MQTT broker to subscribe to, e.g. mqtt://127.0.0.1:1883.
     #[arg(long, value_name = "URL")]
     pub mqtt: Option<String>,
+    /// CA certificate (PEM) to trust for an `mqtts://` broker (build with `--features mqtt-tls`).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// MQTT device name to listen to (`edgepose/<device>/poses`); default: all devices.
     #[arg(long, value_name = "ID", default_value = "+")]
     pub device: String,
@@ -45,7 +48,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut out = Output::new(args.count, args.stats_interval);
     let result = match (&args.serial, &args.mqtt) {
         (Some(spec), _) => listen_serial(spec, &mut out),
-        (None, Some(url)) => listen_mqtt(url, &args.device, &mut out),
+        (None, Some(url)) => listen_mqtt(url, &args.device, args.ca_file.clone(), &mut out),
         (None, None) => bail!("give --serial DEV[:BAUD] or --mqtt URL"),
     };
     out.report("final");
@@ -162,16 +165,25 @@ fn listen_serial(spec: &str, out: &mut Output) -> Result<()> {
     }
 }
 
-fn listen_mqtt(url: &str, device: &str, out: &mut Output) -> Result<()> {
+fn listen_mqtt(
+    url: &str,
+    device: &str,
+    ca_file: Option<std::path::PathBuf>,
+    out: &mut Output,
+) -> Result<()> {
     use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
     let addr = parse_broker_url(url)?;
-    if addr.tls {
-        bail!("listen supports plain mqtt:// brokers only");
-    }
     let topic = format!("edgepose/{device}/poses");
     let client_id = format!("edgepose-listen-{}", std::process::id());
     let mut opts = MqttOptions::new(client_id, addr.host, addr.port);
     opts.set_keep_alive(MQTT_KEEP_ALIVE);
+    if addr.tls {
+        let tls = MqttTlsConfig {
+            ca_file,
+            ..MqttTlsConfig::default()
+        };
+        tls.apply(url, &mut opts)?;
+    }
     let (client, mut connection) = Client::new(opts, 16);
     let mut connected_once = false;
     loop {

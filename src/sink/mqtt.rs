@@ -232,13 +232,16 @@ impl MqttConfig {
             o.set_credentials(user.clone(), self.password.clone().unwrap_or_default());
         }
         if addr.tls {
-            self.set_tls(&mut o)?;
+            self.tls.apply(&self.url, &mut o)?;
         }
         Ok(o)
     }
+}
 
+impl MqttTlsConfig {
+    /// Switches `o` to TLS with these files (`url` names the broker in errors).
     #[cfg(feature = "mqtt-tls")]
-    fn set_tls(&self, o: &mut MqttOptions) -> Result<(), SinkError> {
+    pub fn apply(&self, _url: &str, o: &mut MqttOptions) -> Result<(), SinkError> {
         let read = |p: &PathBuf, what: &str| {
             std::fs::read(p).map_err(|source| SinkError::Io {
                 context: format!("cannot read MQTT TLS {what} {}", p.display()),
@@ -246,12 +249,11 @@ impl MqttConfig {
             })
         };
         let ca = self
-            .tls
             .ca_file
             .as_ref()
             .ok_or_else(|| SinkError::Config("mqtts:// needs tls.ca_file".into()))
             .and_then(|p| read(p, "CA file"))?;
-        let client_auth = match (&self.tls.client_cert, &self.tls.client_key) {
+        let client_auth = match (&self.client_cert, &self.client_key) {
             (Some(c), Some(k)) => Some((read(c, "client cert")?, read(k, "client key")?)),
             _ => None,
         };
@@ -263,11 +265,11 @@ impl MqttConfig {
         Ok(())
     }
 
+    /// Without the `mqtt-tls` feature: says how to get TLS.
     #[cfg(not(feature = "mqtt-tls"))]
-    fn set_tls(&self, _o: &mut MqttOptions) -> Result<(), SinkError> {
+    pub fn apply(&self, url: &str, _o: &mut MqttOptions) -> Result<(), SinkError> {
         Err(SinkError::Config(format!(
-            "{} needs TLS: rebuild edgepose with `--features mqtt-tls`",
-            self.url
+            "{url} needs TLS: rebuild edgepose with `--features mqtt-tls`"
         )))
     }
 }

@@ -135,8 +135,18 @@ impl Mosquitto {
 
     /// Starts `mosquitto -p PORT` and waits until it accepts connections.
     pub fn start(port: u16) -> Mosquitto {
+        Self::spawn(&["-p", &port.to_string()], port)
+    }
+
+    /// Starts `mosquitto -c CONF` and waits until `port` (one of its listeners) accepts
+    /// connections.
+    pub fn start_with_config(conf: &std::path::Path, port: u16) -> Mosquitto {
+        Self::spawn(&["-c", &conf.display().to_string()], port)
+    }
+
+    fn spawn(args: &[&str], port: u16) -> Mosquitto {
         let child = Command::new("mosquitto")
-            .args(["-p", &port.to_string()])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
