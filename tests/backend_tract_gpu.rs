@@ -53,7 +53,7 @@ fn gpu_or_cpu_matches_tract_cpu() {
         kind: BackendKind::TractGpu,
         ..Default::default()
     };
-    for id in ["imhn-edge-fp32", "movenet_multipose_lightning"] {
+    for id in ["imhn-edge-fp32", "movenet-multipose-lightning"] {
         let card = card(id);
         let (w, h) = (card.input.width, card.input.height);
         let mut cpu = backend::open(&card, &BackendConfig::default(), w, h).expect("tract loads");

@@ -106,6 +106,13 @@ fn make_ca(dir: &Path, name: &str, server: bool) -> PathBuf {
 /// mosquitto with a TLS listener on `tls_port` and a plain one on `plain_port` (for the test's
 /// own subscriber).
 fn broker(dir: &Path, tls_port: u16, plain_port: u16) -> Mosquitto {
+    use std::os::unix::fs::PermissionsExt;
+    // mosquitto started as root drops to its own user before reading the key: let it in.
+    let readable = |p: &Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    readable(dir, 0o755);
+    readable(&dir.join("server.key"), 0o644);
     let conf = dir.join("mosquitto.conf");
     let d = dir.display();
     std::fs::write(
