@@ -273,6 +273,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// The loaded model's card id (labels the metrics).
+    pub fn model_id(&self) -> &str {
+        &self.detector.card.id
+    }
+
     /// Opens the source, model, tracker, sinks and display named by `config`.
     pub fn open(config: Config) -> anyhow::Result<Pipeline> {
         use anyhow::Context as _;

@@ -238,3 +238,86 @@ fn sigterm_stops_the_daemon_cleanly_and_quickly() {
         "took {took:?}"
     );
 }
+
+/// One HTTP GET on 127.0.0.1:`port`; `None` while nothing listens yet.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The value of the first sample line of `metric` (any labels).
+fn sample(body: &str, metric: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(&format!("{metric}{{")))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn prometheus_endpoint_reports_live_counters_and_latencies() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--set",
+            "source.width=320",
+            "--set",
+            "source.height=240",
+        ])
+        .args(["--set", &format!("daemon.metrics_port={port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while seen.len() < 2 && Instant::now() < deadline {
+        if let Some(text) = http_get(port, "/metrics") {
+            let published = sample(&text, "edgepose_published_total").unwrap_or(0.0);
+            if published > 0.0 && seen.last().is_none_or(|(p, _)| published > *p) {
+                seen.push((published, text));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(seen.len(), 2, "two scrapes with growing frame counts");
+    let (_, text) = &seen[1];
+    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP head and body");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    assert!(
+        body.contains("# TYPE edgepose_published_total counter"),
+        "{body}"
+    );
+    assert!(
+        body.contains("model=\"movenet-multipose-lightning\""),
+        "{body}"
+    );
+    let captured = sample(body, "edgepose_captured_total").expect("captured");
+    let published = sample(body, "edgepose_published_total").expect("published");
+    assert!(captured >= published && published > 0.0, "{body}");
+    assert!(
+        sample(body, "edgepose_persons_total").expect("persons") > 0.0,
+        "the synthetic walkers are found: {body}"
+    );
+    let infer = sample(body, "edgepose_inference_ms").expect("inference quantile");
+    let e2e = sample(body, "edgepose_end_to_end_ms").expect("end-to-end quantile");
+    assert!(infer > 0.0 && infer.is_finite(), "{body}");
+    assert!(
+        e2e >= infer,
+        "capture-to-publish includes inference: {body}"
+    );
+}

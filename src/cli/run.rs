@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             serve_metrics(
                 &bind,
                 port,
-                String::new(),
+                pipeline.model_id().to_owned(),
                 Arc::clone(&pipeline.stats),
                 Arc::clone(&stop),
             )
