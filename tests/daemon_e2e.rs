@@ -185,9 +185,9 @@ fn config_errors_name_the_key() {
     );
 }
 
-#[test]
-fn sigterm_stops_the_daemon_cleanly_and_quickly() {
-    let mut child = Command::new(BIN)
+/// The built-in default daemon on a small synthetic scene, running until signalled.
+fn spawn_small_daemon(extra: &[&str], stdout: Stdio) -> std::process::Child {
+    Command::new(BIN)
         .args([
             "run",
             "--set",
@@ -195,10 +195,16 @@ fn sigterm_stops_the_daemon_cleanly_and_quickly() {
             "--set",
             "source.height=240",
         ])
-        .stdout(Stdio::piped())
+        .args(extra)
+        .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawns");
+        .expect("spawns")
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly_and_quickly() {
+    let mut child = spawn_small_daemon(&[], Stdio::piped());
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().expect("a first frame").expect("readable");
@@ -264,19 +270,8 @@ fn prometheus_endpoint_reports_live_counters_and_latencies() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port");
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--set",
-            "source.width=320",
-            "--set",
-            "source.height=240",
-        ])
-        .args(["--set", &format!("daemon.metrics_port={port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawns");
+    let metrics = format!("daemon.metrics_port={port}");
+    let mut child = spawn_small_daemon(&["--set", &metrics], Stdio::null());
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = Vec::new();
     while seen.len() < 2 && Instant::now() < deadline {

@@ -151,18 +151,41 @@ fn tls_config(port: u16, device: &str, ca: PathBuf) -> MqttConfig {
     }
 }
 
-#[test]
-fn frames_arrive_over_tls_and_an_untrusted_broker_is_refused() {
+/// A TLS broker and the CA it is signed with; `None` (skip) without mosquitto or openssl.
+struct TlsSetup {
+    dir: tempfile::TempDir,
+    ca: PathBuf,
+    tls_port: u16,
+    plain_port: u16,
+    _broker: Mosquitto,
+}
+
+fn tls_setup() -> Option<TlsSetup> {
     if !require(Mosquitto::available(), "mosquitto")
         || !require(have_program("openssl", "version"), "openssl")
     {
-        return;
+        return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let main_ca = make_ca(dir.path(), "main", true);
-    let other_ca = make_ca(dir.path(), "other", false);
+    let ca = make_ca(dir.path(), "main", true);
     let (tls_port, plain_port) = (free_port(), free_port());
     let _broker = broker(dir.path(), tls_port, plain_port);
+    Some(TlsSetup {
+        dir,
+        ca,
+        tls_port,
+        plain_port,
+        _broker,
+    })
+}
+
+#[test]
+fn frames_arrive_over_tls_and_an_untrusted_broker_is_refused() {
+    let Some(setup) = tls_setup() else {
+        return;
+    };
+    let (main_ca, tls_port, plain_port) = (setup.ca.clone(), setup.tls_port, setup.plain_port);
+    let other_ca = make_ca(setup.dir.path(), "other", false);
     let rx = subscribe(plain_port, "edgepose/#", "t-tls-sub");
     std::thread::sleep(Duration::from_millis(300));
 
@@ -216,15 +239,10 @@ fn frames_arrive_over_tls_and_an_untrusted_broker_is_refused() {
 /// `edgepose listen --mqtt mqtts://… --ca-file` receives what a TLS sink publishes.
 #[test]
 fn listen_reads_frames_over_tls() {
-    if !require(Mosquitto::available(), "mosquitto")
-        || !require(have_program("openssl", "version"), "openssl")
-    {
+    let Some(setup) = tls_setup() else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let ca = make_ca(dir.path(), "main", true);
-    let (tls_port, plain_port) = (free_port(), free_port());
-    let _broker = broker(dir.path(), tls_port, plain_port);
+    };
+    let (ca, tls_port) = (setup.ca.clone(), setup.tls_port);
     let mut listen = Command::new(env!("CARGO_BIN_EXE_edgepose"))
         .args(["listen", "--mqtt", &format!("mqtts://127.0.0.1:{tls_port}")])
         .arg("--ca-file")
