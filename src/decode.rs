@@ -2,8 +2,8 @@
 //! family, all backed by the fixed-memory engine of the `edgepose-decoder` crate.
 
 use edgepose_decoder::{
-    decode_movenet, decode_paf, decode_simplepose, DecodeStats, DecoderConfig, Geometry, Layout,
-    Letterbox, MapView, Persons, SingleStageConfig, Workspace,
+    decode_movenet, decode_paf, decode_simplepose, oks_nms, DecodeStats, DecoderConfig, Geometry,
+    Layout, Letterbox, MapView, Persons, SingleStageConfig, Workspace,
 };
 
 use crate::model::{Family, ModelCard, TensorLayout};
@@ -62,6 +62,7 @@ pub fn for_card(card: &ModelCard) -> Box<dyn Decoder> {
                 stride: card.output.stride as f32,
                 offset: card.output.offset,
                 config,
+                nms_oks_threshold: o.nms_oks_threshold,
                 workspace: Box::new(Workspace::new()),
             })
         }
@@ -86,6 +87,9 @@ struct BottomUp {
     stride: f32,
     offset: f32,
     config: DecoderConfig,
+    /// Pose NMS after grouping (off unless the card asks: the Simple Pose reference has none;
+    /// a weakly trained model's duplicate peaks make overlapping partial persons).
+    nms_oks_threshold: Option<f32>,
     /// ~30 KiB of scratch, boxed once at start-up.
     workspace: Box<Workspace>,
 }
@@ -122,7 +126,12 @@ impl Decoder for BottomUp {
             Family::Paf => decode_paf(&map, &geometry, &self.config, &mut self.workspace),
             _ => decode_simplepose(&map, &geometry, &self.config, &mut self.workspace),
         };
-        result.map_err(|e| err(e.to_string()))
+        let (mut persons, mut stats) = result.map_err(|e| err(e.to_string()))?;
+        if let Some(threshold) = self.nms_oks_threshold {
+            let removed = oks_nms(&mut persons, threshold);
+            stats.persons_dropped = stats.persons_dropped.saturating_add(removed);
+        }
+        Ok((persons, stats))
     }
 }
 

@@ -166,7 +166,8 @@ pub struct DecoderOverrides {
     pub person_threshold: Option<f32>,
     /// Single-stage: keypoints below this are marked absent.
     pub keypoint_threshold: Option<f32>,
-    /// Single-stage: OKS above which the weaker of two poses is suppressed.
+    /// OKS above which the weaker of two poses is suppressed: single-stage always (default
+    /// from the family), bottom-up only when set (pose NMS after grouping).
     pub nms_oks_threshold: Option<f32>,
 }
 

@@ -70,3 +70,94 @@ fn listen_prints_frames_published_by_the_mqtt_sink() {
     sink.close().expect("close");
     other.close().expect("close");
 }
+
+/// Ctrl-C (SIGINT) ends `listen` promptly with exit code 0 and the final counts on stderr.
+#[test]
+fn ctrl_c_prints_the_final_counts() {
+    use std::io::Read;
+    if !require(Mosquitto::available(), "mosquitto") {
+        return;
+    }
+    let broker = Mosquitto::start(free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgepose"))
+        .args([
+            "listen",
+            "--device",
+            "cam7",
+            "--stats-interval",
+            "0",
+            "--mqtt",
+        ])
+        .arg(broker.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn edgepose listen");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut sink = MqttSink::open(MqttConfig {
+        url: broker.url(),
+        device: "cam7".into(),
+        device_id: 7,
+        ..MqttConfig::default()
+    })
+    .expect("open sink");
+    // Publish until two frames came out (the first ones may precede the subscription).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut received = 0;
+    let mut seq = 0;
+    while received < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "listen printed {received} frames"
+        );
+        sink.send(&sample_poses(seq, 1)).expect("send");
+        seq += 1;
+        if rx.recv_timeout(Duration::from_millis(200)).is_ok() {
+            received += 1;
+        }
+    }
+    sink.close().expect("close");
+    // Let any frame still in flight arrive, so the count below is exact.
+    std::thread::sleep(Duration::from_millis(300));
+    while rx.try_recv().is_ok() {
+        received += 1;
+    }
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if signalled.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("listen ignored SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit code 0 after Ctrl-C: {status}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let final_line = stderr
+        .lines()
+        .find(|l| l.starts_with("listen final:"))
+        .unwrap_or_else(|| panic!("no final counts after Ctrl-C:\n{stderr}"));
+    assert!(
+        final_line.contains(&format!("frames={received} ")),
+        "{final_line} (printed {received})"
+    );
+}

@@ -10,6 +10,8 @@ use crate::sink::SerialConfig;
 use anyhow::{bail, Context, Result};
 use edgepose_wire::{DecodeError, PoseFrame, StreamDecoder};
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Serial read timeout: how often the loop wakes to print stats when the line is quiet.
@@ -18,6 +20,8 @@ const SERIAL_READ_TIMEOUT: Duration = Duration::from_millis(200);
 const SERIAL_REOPEN_DELAY: Duration = Duration::from_millis(500);
 /// MQTT keep-alive: also bounds how long a quiet broker delays the periodic stats.
 const MQTT_KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// How often a quiet MQTT connection wakes the loop (periodic stats, Ctrl-C).
+const WAKE_INTERVAL: Duration = Duration::from_millis(200);
 /// Delay before rumqttc retries a lost broker connection.
 const MQTT_RETRY_DELAY: Duration = Duration::from_millis(500);
 
@@ -46,6 +50,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let mut out = Output::new(args.count, args.stats_interval);
+    // Ctrl-C / SIGTERM end the loops at their next wake-up, so the final counts still print.
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&out.stop))
+            .context("installing signal handlers")?;
+    }
     let result = match (&args.serial, &args.mqtt) {
         (Some(spec), _) => listen_serial(spec, &mut out),
         (None, Some(url)) => listen_mqtt(url, &args.device, args.ca_file.clone(), &mut out),
@@ -62,6 +71,8 @@ struct Output {
     interval: Option<Duration>,
     last_report: Instant,
     stdout: std::io::StdoutLock<'static>,
+    /// Set by SIGINT/SIGTERM.
+    stop: Arc<AtomicBool>,
 }
 
 impl Output {
@@ -72,6 +83,7 @@ impl Output {
             interval: (interval_s > 0).then(|| Duration::from_secs(interval_s)),
             last_report: Instant::now(),
             stdout: std::io::stdout().lock(),
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -98,7 +110,11 @@ impl Output {
     }
 
     fn done(&self) -> bool {
-        self.count.is_some_and(|n| self.decoder.stats().frames >= n)
+        self.count.is_some_and(|n| self.decoder.stats().frames >= n) || self.interrupted()
+    }
+
+    fn interrupted(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 
     /// Prints the periodic report when due.
@@ -138,11 +154,17 @@ fn listen_serial(spec: &str, out: &mut Output) -> Result<()> {
                 tracing::debug!("reopen {} failed: {e}", cfg.device);
                 std::thread::sleep(SERIAL_REOPEN_DELAY);
                 out.tick();
+                if out.interrupted() {
+                    return Ok(());
+                }
                 continue;
             }
         };
         tracing::info!(port = %cfg.device, baud = cfg.baud, "listening");
         loop {
+            if out.interrupted() {
+                return Ok(());
+            }
             match port.read(&mut buf) {
                 Ok(0) => out.tick(),
                 Ok(n) => {
@@ -187,9 +209,18 @@ fn listen_mqtt(
     let (client, mut connection) = Client::new(opts, 16);
     let mut connected_once = false;
     loop {
-        let event = connection
-            .recv()
-            .map_err(|_| anyhow::anyhow!("MQTT client stopped"))?;
+        if out.interrupted() {
+            let _ = client.try_disconnect();
+            return Ok(());
+        }
+        let event = match connection.recv_timeout(WAKE_INTERVAL) {
+            Ok(event) => event,
+            Err(rumqttc::RecvTimeoutError::Timeout) => {
+                out.tick();
+                continue;
+            }
+            Err(rumqttc::RecvTimeoutError::Disconnected) => bail!("MQTT client stopped"),
+        };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 // Clean session: subscribe again after every reconnect.

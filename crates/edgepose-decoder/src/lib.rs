@@ -20,6 +20,6 @@ pub mod types;
 
 pub use bottomup::{decode_paf, decode_simplepose, DecodeError, DecoderConfig, Workspace};
 pub use map::{Geometry, Layout, MapError, MapView};
-pub use single::{decode_movenet, oks, pose_area, SingleStageConfig};
+pub use single::{decode_movenet, oks, oks_nms, pose_area, SingleStageConfig};
 pub use smpr::{decode_smpr, SmprConfig, SmprLevel, SmprNms, SmprWorkspace};
 pub use types::*;

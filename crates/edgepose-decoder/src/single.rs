@@ -147,20 +147,32 @@ pub fn decode_movenet(
             }
         }
     }
-    candidates.sort_unstable_by(|a, b| b.score.total_cmp(&a.score));
-    let mut kept = Persons::new();
-    for p in candidates.iter() {
-        let suppressed = kept
+    let removed = oks_nms(&mut candidates, cfg.nms_oks_threshold);
+    stats.persons_dropped = stats.persons_dropped.saturating_add(removed);
+    Ok((candidates, stats))
+}
+
+/// Pose NMS by OKS: sorts `persons` by score (highest first) and removes every pose whose
+/// OKS with a kept, higher-scoring pose exceeds `threshold` (at the kept pose's area).
+/// In place, no allocation; returns how many poses were removed.
+pub fn oks_nms(persons: &mut Persons, threshold: f32) -> u32 {
+    persons.sort_unstable_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept = 0usize;
+    let mut removed = 0u32;
+    for i in 0..persons.len() {
+        let p = persons[i];
+        let suppressed = persons[..kept]
             .iter()
-            .any(|k| oks(k, p, pose_area(k)) > cfg.nms_oks_threshold);
+            .any(|k| oks(k, &p, pose_area(k)) > threshold);
         if suppressed {
-            stats.persons_dropped = stats.persons_dropped.saturating_add(1);
+            removed = removed.saturating_add(1);
         } else {
-            // Cannot overflow: `kept` has the capacity of `candidates`.
-            let _ = kept.push(*p);
+            persons[kept] = p;
+            kept += 1;
         }
     }
-    Ok((kept, stats))
+    persons.truncate(kept);
+    removed
 }
 
 #[cfg(test)]
@@ -266,5 +278,40 @@ mod tests {
         let (p, s) = decode_movenet(&nan, 256.0, 256.0, &Letterbox::IDENTITY, &cfg).unwrap();
         assert!(p.is_empty());
         assert_eq!(s.non_finite as usize, MOVENET_ROW);
+    }
+
+    /// A pose with all 17 keypoints on a vertical line at `x` (pixels).
+    fn pose_at(x: f32, score: f32) -> Person {
+        let mut p = Person {
+            score,
+            ..Person::default()
+        };
+        for (k, kp) in p.keypoints.iter_mut().enumerate() {
+            *kp = Keypoint::new(x + (k % 3) as f32, 20.0 + 8.0 * k as f32, 0.9);
+        }
+        p
+    }
+
+    #[test]
+    fn oks_nms_keeps_the_best_of_each_overlapping_group() {
+        let mut persons = Persons::new();
+        for p in [
+            pose_at(100.0, 0.5),
+            pose_at(101.5, 0.9), // same person as above, stronger
+            pose_at(300.0, 0.7),
+            pose_at(100.5, 0.6),
+        ] {
+            assert!(persons.push(p).is_ok());
+        }
+        let removed = oks_nms(&mut persons, 0.5);
+        assert_eq!(removed, 2);
+        let scores: heapless::Vec<f32, 4> = persons.iter().map(|p| p.score).collect();
+        assert_eq!(scores.as_slice(), &[0.9, 0.7]);
+        // A threshold above every OKS keeps everything.
+        let mut all = Persons::new();
+        let _ = all.push(pose_at(100.0, 0.5));
+        let _ = all.push(pose_at(100.0, 0.4));
+        assert_eq!(oks_nms(&mut all, 1.0), 0);
+        assert_eq!(all.len(), 2);
     }
 }

@@ -118,7 +118,7 @@ pub struct DecodeStats {
     pub peaks_dropped: u32,
     /// Candidate connections beyond the per-part capacity.
     pub pairs_dropped: u32,
-    /// Persons beyond [`MAX_PERSONS`] (or the grouping capacity).
+    /// Persons beyond [`MAX_PERSONS`] (or the grouping capacity), or suppressed by pose NMS.
     pub persons_dropped: u32,
     /// Non-finite (NaN/Inf) map values that were treated as 0.
     pub non_finite: u32,
