@@ -29,6 +29,8 @@ use std::time::Duration;
 /// Default broker port without / with TLS.
 const MQTT_PORT: u16 = 1883;
 const MQTTS_PORT: u16 = 8883;
+/// Pause before retrying a JSON publish that found rumqttc's request channel full.
+const JSON_RETRY_INTERVAL: Duration = Duration::from_millis(2);
 /// Requests rumqttc may buffer between the publisher and its event loop. Small, so that during
 /// an outage almost everything waits in our own drop-oldest queue.
 const REQUEST_CHANNEL_CAP: usize = 8;
@@ -524,6 +526,23 @@ struct Publisher {
 }
 
 impl Publisher {
+    /// Publishes the JSON twin of a frame that just went out. The request channel is small,
+    /// so it may be full for a moment: wait for room while connected rather than lose it.
+    fn publish_json(&self, json: Vec<u8>) {
+        loop {
+            let sent =
+                self.client
+                    .try_publish(self.json_topic.clone(), self.qos, false, json.clone());
+            if sent.is_ok()
+                || !self.shared.connected.load(Ordering::Acquire)
+                || self.queue.is_closed()
+            {
+                return;
+            }
+            std::thread::sleep(JSON_RETRY_INTERVAL);
+        }
+    }
+
     fn run(self) {
         loop {
             if !self.shared.connected.load(Ordering::Acquire) {
@@ -548,10 +567,7 @@ impl Publisher {
                 Ok(()) => {
                     self.shared.sent.fetch_add(1, Ordering::Relaxed);
                     if let Some(json) = item.json {
-                        // Best effort: the binary frame is the primary output.
-                        let _ =
-                            self.client
-                                .try_publish(self.json_topic.clone(), self.qos, false, json);
+                        self.publish_json(json);
                     }
                     self.queue.done();
                 }
