@@ -10,19 +10,37 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `edgepose listen --mqtt BROKER --device DEVICE EXTRA…` with piped output.
+fn spawn_listen(broker: &Mosquitto, device: &str, extra: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_edgepose"))
+        .args(["listen", "--device", device])
+        .args(extra)
+        .arg("--mqtt")
+        .arg(broker.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn edgepose listen")
+}
+
+/// Publishes from a sink for `device`.
+fn sink_for(broker: &Mosquitto, device: &str, device_id: u32) -> MqttSink {
+    MqttSink::open(MqttConfig {
+        url: broker.url(),
+        device: device.into(),
+        device_id,
+        ..MqttConfig::default()
+    })
+    .expect("open sink")
+}
+
 #[test]
 fn listen_prints_frames_published_by_the_mqtt_sink() {
     if !require(Mosquitto::available(), "mosquitto") {
         return;
     }
     let broker = Mosquitto::start(free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgepose"))
-        .args(["listen", "--device", "cam9", "--count", "3", "--mqtt"])
-        .arg(broker.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn edgepose listen");
+    let mut child = spawn_listen(&broker, "cam9", &["--count", "3"]);
     let stdout = child.stdout.take().expect("piped stdout");
     let lines = std::thread::spawn(move || {
         BufReader::new(stdout)
@@ -30,13 +48,7 @@ fn listen_prints_frames_published_by_the_mqtt_sink() {
             .map_while(Result::ok)
             .collect::<Vec<String>>()
     });
-    let mut sink = MqttSink::open(MqttConfig {
-        url: broker.url(),
-        device: "cam9".into(),
-        device_id: 21,
-        ..MqttConfig::default()
-    })
-    .expect("open sink");
+    let mut sink = sink_for(&broker, "cam9", 21);
     // Another device's frames must not show up.
     let mut other = MqttSink::open(MqttConfig {
         url: broker.url(),
@@ -79,20 +91,7 @@ fn ctrl_c_prints_the_final_counts() {
         return;
     }
     let broker = Mosquitto::start(free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgepose"))
-        .args([
-            "listen",
-            "--device",
-            "cam7",
-            "--stats-interval",
-            "0",
-            "--mqtt",
-        ])
-        .arg(broker.url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn edgepose listen");
+    let mut child = spawn_listen(&broker, "cam7", &["--stats-interval", "0"]);
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -100,13 +99,7 @@ fn ctrl_c_prints_the_final_counts() {
             let _ = tx.send(line);
         }
     });
-    let mut sink = MqttSink::open(MqttConfig {
-        url: broker.url(),
-        device: "cam7".into(),
-        device_id: 7,
-        ..MqttConfig::default()
-    })
-    .expect("open sink");
+    let mut sink = sink_for(&broker, "cam7", 7);
     // Publish until two frames came out (the first ones may precede the subscription).
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut received = 0;
