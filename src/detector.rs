@@ -113,36 +113,103 @@ impl Detector {
         &mut self,
         image: &RgbImage,
     ) -> anyhow::Result<(Persons, DecodeStats, StageTimes)> {
-        let mut times = StageTimes::default();
-        let t0 = Instant::now();
-        let (letterbox, output) = if let Some(tta) = self.tta.as_mut() {
-            // All passes; TTA reports its pre-processing share, the rest counts as inference.
-            let (letterbox, output, pre) =
-                tta.run(image, &mut *self.backend, &mut self.preprocessor)?;
-            times.preprocess = pre;
-            times.inference = t0.elapsed().saturating_sub(pre);
-            (letterbox, output)
-        } else {
-            let letterbox = self.preprocessor.run(image, self.backend.input())?;
-            let t1 = Instant::now();
-            times.preprocess = t1 - t0;
-            let output = self.backend.run()?;
-            times.inference = t1.elapsed();
-            (letterbox, output)
-        };
-        let t2 = Instant::now();
-        let (input_width, input_height) = self.preprocessor.input_size();
-        let geometry = FrameGeometry {
-            input_width,
-            input_height,
-            image_width: image.width(),
-            image_height: image.height(),
-            letterbox,
-        };
+        let (output, geometry, mut times) = infer(
+            &mut self.tta,
+            &mut *self.backend,
+            &mut self.preprocessor,
+            image,
+        )?;
+        let t = Instant::now();
         let (persons, stats) = self.decoder.decode(output, &self.output_shape, &geometry)?;
-        times.decode = t2.elapsed();
+        times.decode = t.elapsed();
         Ok((persons, stats, times))
     }
+
+    /// Pre-processing and inference only: the network output is copied into `out` (cleared
+    /// first; it stops growing once it has held one output) so that decoding can run on
+    /// another thread while the next frame is inferred. Decode it with a [`DecodeStage`].
+    pub fn infer_into(
+        &mut self,
+        image: &RgbImage,
+        out: &mut Vec<f32>,
+    ) -> anyhow::Result<(FrameGeometry, StageTimes)> {
+        let (output, geometry, times) = infer(
+            &mut self.tta,
+            &mut *self.backend,
+            &mut self.preprocessor,
+            image,
+        )?;
+        out.clear();
+        out.extend_from_slice(output);
+        Ok((geometry, times))
+    }
+
+    /// Values in one network output (the size of the buffers [`Detector::infer_into`] fills).
+    pub fn output_len(&self) -> usize {
+        self.output_shape.iter().product()
+    }
+
+    /// A decoder for this model's outputs that can live on another thread (its own scratch
+    /// memory, the card's thresholds).
+    pub fn decode_stage(&self) -> DecodeStage {
+        DecodeStage {
+            decoder: decode::for_card(&self.card),
+            output_shape: self.output_shape.clone(),
+        }
+    }
+}
+
+/// The decode step of a [`Detector`], split off for the daemon's decode thread.
+pub struct DecodeStage {
+    decoder: Box<dyn Decoder>,
+    output_shape: Vec<usize>,
+}
+
+impl DecodeStage {
+    /// Decodes one output filled by [`Detector::infer_into`].
+    pub fn decode(
+        &mut self,
+        output: &[f32],
+        geometry: &FrameGeometry,
+    ) -> Result<(Persons, DecodeStats), decode::DecodeError> {
+        self.decoder.decode(output, &self.output_shape, geometry)
+    }
+}
+
+/// Pre-processing + inference (all passes with test-time augmentation); the output borrows
+/// the backend's buffer. Split from [`Detector`] so callers can borrow its decoder at the same
+/// time.
+fn infer<'a>(
+    tta: &'a mut Option<crate::tta::Tta>,
+    backend: &'a mut dyn Backend,
+    preprocessor: &mut Preprocessor,
+    image: &RgbImage,
+) -> anyhow::Result<(&'a [f32], FrameGeometry, StageTimes)> {
+    let mut times = StageTimes::default();
+    let t0 = Instant::now();
+    let (letterbox, output) = if let Some(tta) = tta.as_mut() {
+        // All passes; TTA reports its pre-processing share, the rest counts as inference.
+        let (letterbox, output, pre) = tta.run(image, backend, preprocessor)?;
+        times.preprocess = pre;
+        times.inference = t0.elapsed().saturating_sub(pre);
+        (letterbox, output)
+    } else {
+        let letterbox = preprocessor.run(image, backend.input())?;
+        let t1 = Instant::now();
+        times.preprocess = t1 - t0;
+        let output = backend.run()?;
+        times.inference = t1.elapsed();
+        (letterbox, output)
+    };
+    let (input_width, input_height) = preprocessor.input_size();
+    let geometry = FrameGeometry {
+        input_width,
+        input_height,
+        image_width: image.width(),
+        image_height: image.height(),
+        letterbox,
+    };
+    Ok((output, geometry, times))
 }
 
 /// Runs `detector` over every image of a COCO ground truth (files looked up in `images_dir`)

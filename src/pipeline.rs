@@ -1,13 +1,18 @@
-//! The daemon's pipeline: capture → pre-process + inference + decode → track → sinks/display,
+//! The daemon's pipeline: capture → pre-process + inference → decode → track + sinks/display,
 //! each on its own thread, joined by [`Latest`] slots that keep only the newest item: a slow
 //! stage never makes latency build up, it makes older frames drop (counted).
+//!
+//! Network outputs travel from inference to decoding in a fixed pool of [`OUTPUT_BUFFERS`]
+//! buffers that go back to the inference thread after use, so the hand-over allocates nothing
+//! per frame.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::detector::{Detector, StageTimes};
+use crate::decode::FrameGeometry;
+use crate::detector::Detector;
 use crate::display::{Display, Status};
 use crate::pose::FramePoses;
 use crate::sink::Sink;
@@ -20,6 +25,9 @@ const SOURCE_RETRY_DELAY: Duration = Duration::from_millis(200);
 const POLL: Duration = Duration::from_millis(50);
 /// Latency samples kept for percentiles (fixed memory).
 const LATENCY_WINDOW: usize = 1024;
+/// Output buffers between inference and decoding: one being filled, one waiting in the slot,
+/// one being decoded.
+pub const OUTPUT_BUFFERS: usize = 3;
 
 /// What [`Latest::take`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -49,13 +57,17 @@ impl<T> Default for Latest<T> {
 }
 
 impl<T> Latest<T> {
-    /// Stores `value`, replacing (and counting) an unread one.
-    pub fn put(&self, value: T) {
+    /// Stores `value`, replacing (and counting) an unread one, which is handed back so that
+    /// its buffers can be reused.
+    #[must_use = "a replaced value may hold buffers to recycle; drop it explicitly"]
+    pub fn put(&self, value: T) -> Option<T> {
         let mut g = self.slot.lock().unwrap_or_else(|p| p.into_inner());
-        if g.0.replace(value).is_some() {
+        let replaced = g.0.replace(value);
+        if replaced.is_some() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         self.ready.notify_one();
+        replaced
     }
 
     /// Waits up to `timeout` for a value.
@@ -155,7 +167,14 @@ pub struct Stats {
     pub display_errors: AtomicU64,
     pub stale_frames: AtomicU64,
     pub stale_results: AtomicU64,
+    /// Network outputs replaced before the decode thread took them.
+    pub stale_outputs: AtomicU64,
     pub decode_drops: AtomicU64,
+    /// Output buffers allocated between inference and decoding: [`OUTPUT_BUFFERS`] at most
+    /// in a healthy run (more would mean a leak in the recycling).
+    pub output_buffers: AtomicU64,
+    /// Time the source took to deliver a frame (read + decode).
+    pub capture: Mutex<Window>,
     pub preprocess: Mutex<Window>,
     pub inference: Mutex<Window>,
     pub decode: Mutex<Window>,
@@ -208,6 +227,16 @@ impl Stats {
                 "captured frames dropped because inference was busy",
             ),
             (
+                "stale_outputs",
+                &self.stale_outputs,
+                "network outputs dropped because decoding was busy",
+            ),
+            (
+                "output_buffers",
+                &self.output_buffers,
+                "output buffers allocated between inference and decoding",
+            ),
+            (
                 "stale_results",
                 &self.stale_results,
                 "results dropped because the outputs were busy",
@@ -230,6 +259,7 @@ impl Stats {
             );
         }
         let windows = [
+            ("capture", &self.capture),
             ("preprocess", &self.preprocess),
             ("inference", &self.inference),
             ("decode", &self.decode),
@@ -352,6 +382,7 @@ impl Pipeline {
         // Each item carries the instant it was captured: latency is measured on this clock,
         // whatever clock the source stamps frames with.
         let frames: Arc<Latest<(Frame, Instant)>> = Arc::default();
+        let raw: Arc<Latest<RawOutput>> = Arc::default();
         let results: Arc<Latest<(FramePoses, Option<image::RgbImage>, Instant)>> = Arc::default();
         let started = Instant::now();
         let max_frames = config.daemon.max_frames;
@@ -379,10 +410,13 @@ impl Pipeline {
                         if !live && !frames.wait_empty(POLL) {
                             continue;
                         }
+                        let t = Instant::now();
                         match source.next_frame() {
                             Ok(Some(f)) => {
+                                let now = Instant::now();
+                                record(&stats.capture, now - t);
                                 stats.captured.fetch_add(1, Ordering::Relaxed);
-                                frames.put((f, Instant::now()));
+                                drop(frames.put((f, now)));
                             }
                             Ok(None) => break,
                             Err(SourceError::BadFrame(m)) => {
@@ -399,16 +433,20 @@ impl Pipeline {
                     frames.close();
                 })
             };
-            // Inference.
+            // Pre-processing + inference.
             let want_preview = display.is_some();
+            let (recycle_tx, recycle_rx) = mpsc::sync_channel::<Vec<f32>>(OUTPUT_BUFFERS);
+            let mut decode_stage = detector.decode_stage();
             let inf = {
-                let (frames, results, stats, stop) = (
+                let (frames, raw, stats, stop) = (
                     Arc::clone(&frames),
-                    Arc::clone(&results),
+                    Arc::clone(&raw),
                     Arc::clone(&stats),
                     Arc::clone(&stop),
                 );
                 scope.spawn(move || {
+                    let output_len = detector.output_len();
+                    let mut spare: Vec<Vec<f32>> = Vec::with_capacity(OUTPUT_BUFFERS);
                     loop {
                         let (frame, captured) = match frames.take(POLL) {
                             Take::Item(f) => f,
@@ -416,32 +454,79 @@ impl Pipeline {
                             Take::Empty => continue,
                             Take::Closed => break,
                         };
-                        match detector.detect(&frame.image) {
-                            Ok((persons, dstats, times)) => {
+                        spare.extend(recycle_rx.try_iter());
+                        let mut buf = spare.pop().unwrap_or_else(|| {
+                            stats.output_buffers.fetch_add(1, Ordering::Relaxed);
+                            Vec::with_capacity(output_len)
+                        });
+                        match detector.infer_into(&frame.image, &mut buf) {
+                            Ok((geometry, times)) => {
                                 stats.inferred.fetch_add(1, Ordering::Relaxed);
+                                record(&stats.preprocess, times.preprocess);
+                                record(&stats.inference, times.inference);
+                                let item = RawOutput {
+                                    output: buf,
+                                    geometry,
+                                    seq: frame.seq,
+                                    timestamp_us: frame.timestamp_us,
+                                    preview: want_preview.then_some(frame.image),
+                                    captured,
+                                };
+                                if let Some(stale) = raw.put(item) {
+                                    spare.push(stale.output);
+                                }
+                            }
+                            Err(e) => {
+                                spare.push(buf);
+                                stats.inference_errors.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!("frame {} failed: {e:#}", frame.seq);
+                            }
+                        }
+                    }
+                    raw.close();
+                })
+            };
+            // Decoding.
+            let dec = {
+                let (raw, results, stats) =
+                    (Arc::clone(&raw), Arc::clone(&results), Arc::clone(&stats));
+                scope.spawn(move || {
+                    loop {
+                        // The inference thread closes the slot when it stops.
+                        let item = match raw.take(POLL) {
+                            Take::Item(r) => r,
+                            Take::Empty => continue,
+                            Take::Closed => break,
+                        };
+                        let t = Instant::now();
+                        let decoded = decode_stage.decode(&item.output, &item.geometry);
+                        record(&stats.decode, t.elapsed());
+                        match decoded {
+                            Ok((persons, dstats)) => {
                                 let drops = dstats.peaks_dropped
                                     + dstats.pairs_dropped
                                     + dstats.persons_dropped;
                                 stats
                                     .decode_drops
                                     .fetch_add(drops as u64, Ordering::Relaxed);
-                                record_times(&stats, &times);
                                 let poses = FramePoses {
-                                    seq: frame.seq,
-                                    timestamp_us: frame.timestamp_us,
-                                    width: frame.image.width(),
-                                    height: frame.image.height(),
+                                    seq: item.seq,
+                                    timestamp_us: item.timestamp_us,
+                                    width: item.geometry.image_width,
+                                    height: item.geometry.image_height,
                                     model_id,
                                     persons,
                                     stats: dstats,
                                 };
-                                results.put((poses, want_preview.then_some(frame.image), captured));
+                                drop(results.put((poses, item.preview, item.captured)));
                             }
                             Err(e) => {
                                 stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                                tracing::warn!("frame {} failed: {e:#}", frame.seq);
+                                tracing::warn!("frame {}: decoding failed: {e}", item.seq);
                             }
                         }
+                        // Full only if buffers were allocated beyond the pool: then drop it.
+                        let _ = recycle_tx.try_send(item.output);
                     }
                     results.close();
                 })
@@ -490,7 +575,7 @@ impl Pipeline {
                 }
                 if !interval.is_zero() && last_log.elapsed() >= interval {
                     last_log = Instant::now();
-                    log_stats(&stats, fps.rate(), &frames, &results);
+                    log_stats(&stats, fps.rate(), [&*frames, &*raw, &*results]);
                 }
                 if let Some(w) = watchdog {
                     if last_ping.elapsed() >= w {
@@ -512,6 +597,7 @@ impl Pipeline {
             // Threads end on their own once the stop flag is seen or the slots close.
             let _ = cap.join();
             let _ = inf.join();
+            let _ = dec.join();
             for sink in sinks.iter_mut() {
                 if let Err(e) = sink.close() {
                     tracing::warn!("{}: closing: {e}", sink.describe());
@@ -520,6 +606,7 @@ impl Pipeline {
             stats
                 .stale_frames
                 .store(frames.dropped(), Ordering::Relaxed);
+            stats.stale_outputs.store(raw.dropped(), Ordering::Relaxed);
             stats
                 .stale_results
                 .store(results.dropped(), Ordering::Relaxed);
@@ -530,19 +617,36 @@ impl Pipeline {
                 stale_frames: frames.dropped(),
                 bad_frames: stats.bad_frames.load(Ordering::Relaxed),
             };
-            log_stats(&stats, fps.rate(), &frames, &results);
+            log_stats(&stats, fps.rate(), [&*frames, &*raw, &*results]);
             Ok(summary)
         })
     }
 }
 
-fn record_times(stats: &Stats, t: &StageTimes) {
-    record(&stats.preprocess, t.preprocess);
-    record(&stats.inference, t.inference);
-    record(&stats.decode, t.decode);
+/// A network output on its way from the inference thread to the decode thread.
+struct RawOutput {
+    /// One of the pool's buffers, returned to the inference thread after decoding.
+    output: Vec<f32>,
+    geometry: FrameGeometry,
+    seq: u64,
+    timestamp_us: u64,
+    /// The frame itself, kept only when a display shows it.
+    preview: Option<image::RgbImage>,
+    captured: Instant,
 }
 
-fn log_stats<A, B>(stats: &Stats, fps: f64, frames: &Latest<A>, results: &Latest<B>) {
+/// Something that counts values it dropped (the pipeline's slots, whatever they carry).
+trait Dropped {
+    fn dropped(&self) -> u64;
+}
+
+impl<T> Dropped for Latest<T> {
+    fn dropped(&self) -> u64 {
+        Latest::dropped(self)
+    }
+}
+
+fn log_stats(stats: &Stats, fps: f64, slots: [&dyn Dropped; 3]) {
     tracing::info!(
         "{:.1} fps | frames {} | persons {} | infer p50 {:.1} ms | pre {:.1} ms | decode {:.2} ms | latency p50 {:.1} p99 {:.1} ms | stale {} | bad {} | errors src {} infer {} sink {}",
         fps,
@@ -553,7 +657,7 @@ fn log_stats<A, B>(stats: &Stats, fps: f64, frames: &Latest<A>, results: &Latest
         pct(&stats.decode, 0.5),
         pct(&stats.end_to_end, 0.5),
         pct(&stats.end_to_end, 0.99),
-        frames.dropped() + results.dropped(),
+        slots.iter().map(|s| s.dropped()).sum::<u64>(),
         stats.bad_frames.load(Ordering::Relaxed),
         stats.source_errors.load(Ordering::Relaxed),
         stats.inference_errors.load(Ordering::Relaxed),
@@ -643,13 +747,14 @@ mod tests {
     #[test]
     fn latest_keeps_the_newest_and_counts_drops() {
         let l = Latest::default();
-        l.put(1);
-        l.put(2);
-        l.put(3);
+        assert_eq!(l.put(1), None);
+        // The replaced value comes back (its buffers get recycled).
+        assert_eq!(l.put(2), Some(1));
+        assert_eq!(l.put(3), Some(2));
         assert_eq!(l.take(Duration::ZERO), Take::Item(3));
         assert_eq!(l.dropped(), 2);
         assert_eq!(l.take(Duration::from_millis(1)), Take::Empty);
-        l.put(4);
+        assert_eq!(l.put(4), None);
         l.close();
         assert_eq!(l.take(Duration::ZERO), Take::Item(4));
         assert_eq!(l.take(Duration::ZERO), Take::Closed);

@@ -277,7 +277,10 @@ fn prometheus_endpoint_reports_live_counters_and_latencies() {
     while seen.len() < 2 && Instant::now() < deadline {
         if let Some(text) = http_get(port, "/metrics") {
             let published = sample(&text, "edgepose_published_total").unwrap_or(0.0);
-            if published > 0.0 && seen.last().is_none_or(|(p, _)| published > *p) {
+            // The second scrape waits for more frames than the output-buffer pool holds, so
+            // that a leak in the recycling would show in `output_buffers`.
+            let wanted = if seen.is_empty() { 0.0 } else { 8.0 };
+            if published > wanted && seen.last().is_none_or(|(p, _)| published > *p) {
                 seen.push((published, text));
             }
         }
@@ -314,5 +317,18 @@ fn prometheus_endpoint_reports_live_counters_and_latencies() {
     assert!(
         e2e >= infer,
         "capture-to-publish includes inference: {body}"
+    );
+    let decode = sample(body, "edgepose_decode_ms").expect("decode quantile");
+    let capture = sample(body, "edgepose_capture_ms").expect("capture quantile");
+    assert!(
+        decode >= 0.0 && decode.is_finite(),
+        "decode thread ran: {body}"
+    );
+    assert!(capture > 0.0 && capture.is_finite(), "{body}");
+    // Inference → decode hand-over: a fixed pool, recycled, however many frames ran.
+    let buffers = sample(body, "edgepose_output_buffers_total").expect("output buffers");
+    assert!(
+        (1.0..=edgepose::pipeline::OUTPUT_BUFFERS as f64).contains(&buffers),
+        "{buffers} output buffers for {published} frames: {body}"
     );
 }
