@@ -1,10 +1,10 @@
 //! Decoding must not touch the heap: a counting global allocator checks that a decode call
 //! makes zero allocations once the workspace exists (both bottom-up families, MoveNet heads).
 
+use edgepose_decoder::movenet_heads::{BOX_SCALE_CHANNEL, REGRESS_CHANNEL};
 use edgepose_decoder::skeleton::{
     OPENPOSE_NUM_CHANNELS, SIMPLEPOSE_KEYPOINT_OFFSET, SIMPLEPOSE_NUM_CHANNELS, SIMPLEPOSE_PARTS,
 };
-use edgepose_decoder::movenet_heads::{BOX_SCALE_CHANNEL, REGRESS_CHANNEL};
 use edgepose_decoder::{
     decode_movenet_heads, decode_paf, decode_simplepose, DecoderConfig, Geometry, Layout,
     Letterbox, MapView, SingleStageConfig, Workspace, MOVENET_HEADS_CHANNELS,
