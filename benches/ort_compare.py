@@ -36,11 +36,12 @@ def input_array(card, w, h):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="*", default=[
-        "movenet-multipose-lightning", "tfpose-mobilenet-thin", "imhn-edge-fp32", "imhn-edge-int8"])
+        "movenet-multipose-lightning", "movenet-multipose-lightning-ingraph",
+        "tfpose-mobilenet-thin", "imhn-edge-fp32", "imhn-edge-int8"])
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--frames", type=int, default=20)
     args = ap.parse_args()
-    print(f"{'model':<30} {'input':>9} {'threads':>7} {'ort ms':>9}")
+    print(f"{'model':<36} {'input':>9} {'threads':>7} {'ort ms':>9}")
     for name in args.models:
         card_path = ROOT / "models" / f"{name}.toml"
         if not card_path.exists():
@@ -63,7 +64,7 @@ def main():
                 t0 = time.perf_counter()
                 sess.run([card["output"]["name"]], feed)
                 times.append((time.perf_counter() - t0) * 1e3)
-            print(f"{card['id']:<30} {f'{w}x{h}':>9} {t:>7} {statistics.median(times):>9.2f}")
+            print(f"{card['id']:<36} {f'{w}x{h}':>9} {t:>7} {statistics.median(times):>9.2f}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 //! family, all backed by the fixed-memory engine of the `edgepose-decoder` crate.
 
 use edgepose_decoder::{
-    decode_movenet, decode_paf, decode_simplepose, oks_nms, DecodeStats, DecoderConfig, Geometry,
-    Layout, Letterbox, MapView, Persons, SingleStageConfig, Workspace,
+    decode_movenet, decode_movenet_heads, decode_paf, decode_simplepose, oks_nms, DecodeStats,
+    DecoderConfig, Geometry, Layout, Letterbox, MapView, Persons, SingleStageConfig, Workspace,
+    MOVENET_HEADS_CHANNELS,
 };
 
 use crate::model::{Family, ModelCard, TensorLayout};
@@ -67,17 +68,35 @@ pub fn for_card(card: &ModelCard) -> Box<dyn Decoder> {
             })
         }
         Family::Smpr => Box::new(Smpr::for_card(card)),
-        Family::Movenet => {
+        Family::Movenet | Family::MovenetHeads => {
             let d = SingleStageConfig::default();
-            Box::new(SingleStage {
-                config: SingleStageConfig {
-                    person_threshold: o.person_threshold.unwrap_or(d.person_threshold),
-                    keypoint_threshold: o.keypoint_threshold.unwrap_or(d.keypoint_threshold),
-                    nms_oks_threshold: o.nms_oks_threshold.unwrap_or(d.nms_oks_threshold),
-                },
-            })
+            let config = SingleStageConfig {
+                person_threshold: o.person_threshold.unwrap_or(d.person_threshold),
+                keypoint_threshold: o.keypoint_threshold.unwrap_or(d.keypoint_threshold),
+                nms_oks_threshold: o.nms_oks_threshold.unwrap_or(d.nms_oks_threshold),
+            };
+            if card.family == Family::MovenetHeads {
+                Box::new(MovenetHeads {
+                    layout: card.output.layout,
+                    config,
+                })
+            } else {
+                Box::new(SingleStage { config })
+            }
         }
     }
+}
+
+/// The layout, channels, height and width of a batch-1 image tensor.
+fn image_dims(layout: TensorLayout, shape: &[usize]) -> Option<(Layout, usize, usize, usize)> {
+    let dims = match shape {
+        [1, a, b, c] | [a, b, c] => [*a, *b, *c],
+        _ => return None,
+    };
+    Some(match layout {
+        TensorLayout::Nchw => (Layout::Chw, dims[0], dims[1], dims[2]),
+        _ => (Layout::Hwc, dims[2], dims[0], dims[1]),
+    })
 }
 
 /// Heatmap families: peaks + part scoring + greedy grouping.
@@ -106,14 +125,8 @@ impl Decoder for BottomUp {
             shape: shape.to_vec(),
             message,
         };
-        let dims = match shape {
-            [1, a, b, c] | [a, b, c] => [*a, *b, *c],
-            _ => return Err(err("expected rank 3 or 4 with batch 1".into())),
-        };
-        let (layout, c, h, w) = match self.layout {
-            TensorLayout::Nchw => (Layout::Chw, dims[0], dims[1], dims[2]),
-            _ => (Layout::Hwc, dims[2], dims[0], dims[1]),
-        };
+        let (layout, c, h, w) = image_dims(self.layout, shape)
+            .ok_or_else(|| err("expected rank 3 or 4 with batch 1".into()))?;
         let map = MapView::new(output, c, h, w, layout).map_err(|e| err(e.to_string()))?;
         let geometry = Geometry {
             stride: self.stride,
@@ -159,6 +172,45 @@ impl Decoder for SingleStage {
             shape: shape.to_vec(),
             message: e.to_string(),
         })
+    }
+}
+
+/// MoveNet MultiPose from its raw heads (one 90-channel map at stride 4): the graph's
+/// post-processing in the decoder crate, then the same thresholds and pose NMS as
+/// [`SingleStage`].
+struct MovenetHeads {
+    layout: TensorLayout,
+    config: SingleStageConfig,
+}
+
+impl Decoder for MovenetHeads {
+    fn decode(
+        &mut self,
+        output: &[f32],
+        shape: &[usize],
+        g: &FrameGeometry,
+    ) -> Result<(Persons, DecodeStats), DecodeError> {
+        let err = |message: String| DecodeError::Shape {
+            family: Family::MovenetHeads,
+            shape: shape.to_vec(),
+            message,
+        };
+        let (layout, c, h, w) = image_dims(self.layout, shape)
+            .ok_or_else(|| err("expected rank 3 or 4 with batch 1".into()))?;
+        if c != MOVENET_HEADS_CHANNELS {
+            return Err(err(format!(
+                "{c} channels, the MoveNet heads have {MOVENET_HEADS_CHANNELS}"
+            )));
+        }
+        let map = MapView::new(output, c, h, w, layout).map_err(|e| err(e.to_string()))?;
+        decode_movenet_heads(
+            &map,
+            g.input_width as f32,
+            g.input_height as f32,
+            &g.letterbox,
+            &self.config,
+        )
+        .map_err(|e| err(e.to_string()))
     }
 }
 

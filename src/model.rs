@@ -45,6 +45,11 @@ pub enum Family {
     Paf,
     /// MoveNet MultiPose: decoded in-graph, rows of 17 × (y, x, score) + box + score.
     Movenet,
+    /// MoveNet MultiPose cut after its head convolutions (one 90-channel stride-4 map): the
+    /// graph's CenterNet post-processing runs in the decoder crate instead, which is faster
+    /// in tract (`models/tools/movenet_heads.py`).
+    #[serde(rename = "movenet-heads")]
+    MovenetHeads,
     /// SMPR: per-FPN-level person logits, keypoint offsets and OKS rescoring (one output per
     /// map, named by `[[output.levels]]`).
     Smpr,

@@ -1,28 +1,29 @@
 //! Decoding must not touch the heap: a counting global allocator checks that a decode call
-//! makes zero allocations once the workspace exists (both bottom-up families).
+//! makes zero allocations once the workspace exists (both bottom-up families, MoveNet heads).
 
+use edgepose_decoder::movenet_heads::{BOX_SCALE_CHANNEL, REGRESS_CHANNEL};
 use edgepose_decoder::skeleton::{
     OPENPOSE_NUM_CHANNELS, SIMPLEPOSE_KEYPOINT_OFFSET, SIMPLEPOSE_NUM_CHANNELS, SIMPLEPOSE_PARTS,
 };
 use edgepose_decoder::{
-    decode_paf, decode_simplepose, DecoderConfig, Geometry, Layout, Letterbox, MapView, Workspace,
+    decode_movenet_heads, decode_paf, decode_simplepose, DecoderConfig, Geometry, Layout,
+    Letterbox, MapView, SingleStageConfig, Workspace, MOVENET_HEADS_CHANNELS,
 };
 use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// Only the measuring thread counts (the test harness allocates on its own threads).
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// Per thread, so that tests measuring in parallel do not reset each other's count.
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn note() {
     if ACTIVE.with(|a| a.get()) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
     }
 }
 
@@ -49,11 +50,11 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `f` on this thread.
 fn count_allocs(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.store(0, Ordering::Relaxed);
+    ALLOCATIONS.with(|n| n.set(0));
     ACTIVE.with(|a| a.set(true));
     f();
     ACTIVE.with(|a| a.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed)
+    ALLOCATIONS.with(|n| n.get())
 }
 
 /// Simple Pose CHW maps (stride 4) with one person: keypoint Gaussians and part ridges.
@@ -139,4 +140,36 @@ fn decode_calls_do_not_allocate() {
     // The counter itself works.
     let n = count_allocs(|| drop(std::hint::black_box(vec![1u8; 16])));
     assert_eq!(n, 1);
+}
+
+#[test]
+fn movenet_heads_decode_does_not_allocate() {
+    // 288x288 input: a 72x72 heads map of pseudo-random values in [0, 1), with regressions
+    // of a few cells and boxes of 30 cells so that persons come out.
+    let (h, w) = (72, 72);
+    let mut d: Vec<f32> = (0..MOVENET_HEADS_CHANNELS * h * w)
+        .map(|i| ((i as u64).wrapping_mul(2654435761) % 1000) as f32 / 1000.0)
+        .collect();
+    for (i, v) in d.iter_mut().enumerate() {
+        let c = i / (h * w);
+        if (REGRESS_CHANNEL..REGRESS_CHANNEL + 34).contains(&c) {
+            *v = 10.0 * *v - 5.0;
+        } else if c == BOX_SCALE_CHANNEL || c == BOX_SCALE_CHANNEL + 1 {
+            *v = 30.0;
+        }
+    }
+    let map = MapView::new(&d, MOVENET_HEADS_CHANNELS, h, w, Layout::Chw).expect("view");
+    let cfg = SingleStageConfig::default();
+    let lb = Letterbox::IDENTITY;
+    let (persons, _) = decode_movenet_heads(&map, 288.0, 288.0, &lb, &cfg).expect("decode");
+    assert!(!persons.is_empty());
+    let mut total = 0;
+    let n = count_allocs(|| {
+        for _ in 0..5 {
+            let (p, _) = decode_movenet_heads(&map, 288.0, 288.0, &lb, &cfg).expect("decode");
+            total += p.len();
+        }
+    });
+    assert_eq!(total, 5 * persons.len());
+    assert_eq!(n, 0, "decode allocated {n} times");
 }

@@ -13,7 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-#: Wire ids fixed by the project (tfpose=1, movenet=2, imhn fp32=3, int8=4).
+#: Wire ids fixed by the project (tfpose=1, movenet=2, imhn fp32=3, int8=4, movenet in-graph=5).
 WIRE_IDS = {"fp32": 3, "int8": 4}
 LICENSE = "MIT OR Apache-2.0"  # the project's own license (root Cargo.toml)
 
