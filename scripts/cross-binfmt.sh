@@ -25,11 +25,22 @@ if [ ! -e "$BINFMT/register" ]; then
     }
 fi
 
+# --force re-registers: with the F flag the kernel keeps the interpreter file it opened at
+# registration, so after upgrading qemu (7.2 → backports' 10) children would still run under
+# the old, deleted binary until the handler is registered again.
+FORCE=0
+[ "${1:-}" = "--force" ] && FORCE=1
+
 for arch in aarch64 arm; do
     conf="/usr/lib/binfmt.d/qemu-$arch.conf"
     if [ -e "$BINFMT/qemu-$arch" ]; then
-        echo "cross-binfmt: qemu-$arch already registered"
-        continue
+        if [ "$FORCE" = "1" ]; then
+            $SUDO sh -c "echo -1 > '$BINFMT/qemu-$arch'"
+            echo "cross-binfmt: qemu-$arch unregistered (--force)"
+        else
+            echo "cross-binfmt: qemu-$arch already registered"
+            continue
+        fi
     fi
     [ -r "$conf" ] || { echo "cross-binfmt: $conf missing: apt-get install qemu-user-static" >&2; exit 1; }
     # The F flag opens the interpreter now, so it also works inside other mount namespaces.

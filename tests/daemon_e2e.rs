@@ -10,6 +10,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_edgepose");
 
 /// Shutdown budget after SIGTERM (the requirement is 2 s; the bound is the same here).
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
+/// Under qemu-user (`EDGEPOSE_QEMU=1`, set by the cross runners) one MoveNet inference takes
+/// tens of seconds, and a frame in flight finishes before the daemon exits: wall-clock budgets
+/// made for real hardware get this much extra there.
+const EMULATION_ALLOWANCE: Duration = Duration::from_secs(90);
+
+fn emulated() -> bool {
+    std::env::var_os("EDGEPOSE_QEMU").is_some_and(|v| v == "1")
+}
+
+/// The extra time a wall-clock check allows on this machine.
+fn allowance() -> Duration {
+    if emulated() {
+        EMULATION_ALLOWANCE
+    } else {
+        Duration::ZERO
+    }
+}
 
 fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).expect("jsonl output exists");
@@ -215,7 +232,7 @@ fn sigterm_stops_the_daemon_cleanly_and_quickly() {
         .status()
         .expect("kill");
     assert!(kill.success());
-    let deadline = signalled + SHUTDOWN_BUDGET + Duration::from_secs(3);
+    let deadline = signalled + SHUTDOWN_BUDGET + Duration::from_secs(3) + allowance();
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
@@ -240,7 +257,7 @@ fn sigterm_stops_the_daemon_cleanly_and_quickly() {
     );
     eprintln!("exited {took:?} after SIGTERM");
     assert!(
-        took <= SHUTDOWN_BUDGET + Duration::from_secs(3),
+        took <= SHUTDOWN_BUDGET + Duration::from_secs(3) + allowance(),
         "took {took:?}"
     );
 }
@@ -266,6 +283,14 @@ fn sample(body: &str, metric: &str) -> Option<f64> {
 
 #[test]
 fn prometheus_endpoint_reports_live_counters_and_latencies() {
+    if emulated() {
+        // Needs 9+ frames in a minute; emulated, one frame takes tens of seconds.
+        eprintln!(
+            "skipped: prometheus_endpoint_reports_live_counters_and_latencies: too slow under \
+             qemu-user (EDGEPOSE_QEMU=1); runs natively"
+        );
+        return;
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -259,8 +259,29 @@ fn program_error(program: &Path, e: &std::io::Error) -> SourceError {
     }
 }
 
+/// Fails with the install hint when `program` is neither an existing file (a path) nor found
+/// on `PATH` (a bare name). Checked before spawning because some environments (qemu-user,
+/// which emulates `vfork` as `fork`) cannot report a failed exec from the spawn itself.
+fn require_program(program: &Path) -> Result<(), SourceError> {
+    let found = if program.components().count() > 1 {
+        program.is_file()
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+    };
+    if found {
+        Ok(())
+    } else {
+        Err(program_error(
+            program,
+            &std::io::Error::from(ErrorKind::NotFound),
+        ))
+    }
+}
+
 /// Runs ffprobe on the first video stream.
 pub fn probe(ffprobe: &Path, path: &Path) -> Result<VideoInfo, SourceError> {
+    require_program(ffprobe)?;
     let out = Command::new(ffprobe)
         .args([
             "-v",
@@ -334,6 +355,7 @@ fn parse_rate(v: &str) -> Option<f64> {
 
 /// Starts ffmpeg decoding the first video stream to raw rgb24 on stdout.
 fn spawn(config: &VideoConfig) -> Result<Decoder, SourceError> {
+    require_program(&config.ffmpeg)?;
     let mut cmd = Command::new(&config.ffmpeg);
     cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
     if config.realtime {
