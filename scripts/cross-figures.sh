@@ -39,7 +39,7 @@ aarch64-linux-gnu-strip -o "$stripped" "$BIN"
 glibc=$(aarch64-linux-gnu-objdump -T "$BIN" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -Vu | tail -n1)
 version_ms=$(median_ms "${QEMU[@]}" "$BIN" --version)
 detect_ms=$(median_ms "${QEMU[@]}" "$BIN" detect "$IMAGE")
-infer_line=$("${QEMU[@]}" "$BIN" detect "$IMAGE" 2>&1 | head -n1)
+infer_line=$("${QEMU[@]}" "$BIN" detect "$IMAGE" 2>&1 | sed -n 1p)
 
 cat <<MD
 | Figure (aarch64 release, \`$(basename "$BIN")\`) | Value |

@@ -47,6 +47,9 @@ fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        default_sigpipe();
+    }
     let result = match cli.command {
         Command::Run(a) => cli::run::run(a),
         Command::Config(a) => cli::config::run(a),
@@ -82,3 +85,18 @@ fn error_chain(e: &anyhow::Error) -> String {
     }
     out
 }
+
+/// Rust ignores SIGPIPE, so a one-shot command whose reader went away (`edgepose detect ... |
+/// head -n1`) would panic in `println!`; like other Unix filters it should just end. The
+/// daemon keeps ignoring it: its sinks report write errors and carry on.
+#[cfg(target_os = "linux")]
+fn default_sigpipe() {
+    // SAFETY: called once at start-up, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn default_sigpipe() {}

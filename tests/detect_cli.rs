@@ -87,3 +87,34 @@ fn json_lines_draw_and_bad_images() {
         "skeleton pixels drawn over the photo"
     );
 }
+
+/// A reader that goes away (`edgepose detect ... | head -n1`) ends the command the way it ends
+/// other Unix filters, by SIGPIPE, not with a panic about a broken pipe.
+#[test]
+fn a_closed_pipe_ends_the_command_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = dir.path().join("grey.png");
+    image::RgbImage::from_pixel(64, 48, image::Rgb([128, 128, 128]))
+        .save(&img)
+        .expect("write png");
+    let mut child = Command::new(BIN)
+        .args(["detect", "--model", "imhn-edge-fp32"])
+        .arg(&img)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Close the read end before the model has loaded: the first line meets a broken pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "ended by SIGPIPE: {:?} {stderr}",
+        out.status
+    );
+}
