@@ -58,7 +58,7 @@ export QEMU_LD_PREFIX="$SYSROOT"
 # children that binfmt_misc hands to qemu.
 export QEMU_CPU="${QEMU_CPU:-cortex-a72}"
 
-# Quick mode (CI): under emulation a tract inference is ~250x slower than native (IMHN
+# Quick mode (CI): under emulation a tract inference is 100-250x slower than native (IMHN
 # 18 ms → ~5 s), so the whole-model accuracy sweeps alone take over half an hour. They are
 # skipped by name; everything else runs, including the IMHN int8 ort-vs-tract pose check and
 # the decoder conformance fixtures. The full suite: run this script without the variable.

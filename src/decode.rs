@@ -19,6 +19,17 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// A `Shape` error of `family` for an output of `shape`; `message` says what is wrong.
+    fn shape(family: Family, shape: &[usize], message: impl ToString) -> DecodeError {
+        DecodeError::Shape {
+            family,
+            shape: shape.to_vec(),
+            message: message.to_string(),
+        }
+    }
+}
+
 /// Where one network output came from: what the decoder needs to map cells back to pixels.
 #[derive(Clone, Copy, Debug)]
 pub struct FrameGeometry {
@@ -120,11 +131,7 @@ impl Decoder for BottomUp {
         shape: &[usize],
         g: &FrameGeometry,
     ) -> Result<(Persons, DecodeStats), DecodeError> {
-        let err = |message: String| DecodeError::Shape {
-            family: self.family,
-            shape: shape.to_vec(),
-            message,
-        };
+        let err = |message: String| DecodeError::shape(self.family, shape, message);
         let (layout, c, h, w) = image_dims(self.layout, shape)
             .ok_or_else(|| err("expected rank 3 or 4 with batch 1".into()))?;
         let map = MapView::new(output, c, h, w, layout).map_err(|e| err(e.to_string()))?;
@@ -167,11 +174,7 @@ impl Decoder for SingleStage {
             &g.letterbox,
             &self.config,
         )
-        .map_err(|e| DecodeError::Shape {
-            family: Family::Movenet,
-            shape: shape.to_vec(),
-            message: e.to_string(),
-        })
+        .map_err(|e| DecodeError::shape(Family::Movenet, shape, e))
     }
 }
 
@@ -190,11 +193,7 @@ impl Decoder for MovenetHeads {
         shape: &[usize],
         g: &FrameGeometry,
     ) -> Result<(Persons, DecodeStats), DecodeError> {
-        let err = |message: String| DecodeError::Shape {
-            family: Family::MovenetHeads,
-            shape: shape.to_vec(),
-            message,
-        };
+        let err = |message: String| DecodeError::shape(Family::MovenetHeads, shape, message);
         let (layout, c, h, w) = image_dims(self.layout, shape)
             .ok_or_else(|| err("expected rank 3 or 4 with batch 1".into()))?;
         if c != MOVENET_HEADS_CHANNELS {
@@ -267,11 +266,7 @@ impl Decoder for Smpr {
         use crate::model::SMPR_NUM_LEVELS as MAX_SMPR_LEVELS;
         use edgepose_decoder::smpr::SMPR_OFFSET_CHANNELS;
         use edgepose_decoder::SmprLevel;
-        let err = |message: String| DecodeError::Shape {
-            family: Family::Smpr,
-            shape: shape.to_vec(),
-            message,
-        };
+        let err = |message: String| DecodeError::shape(Family::Smpr, shape, message);
         if self.strides.len() > MAX_SMPR_LEVELS {
             return Err(err(format!(
                 "{} levels, at most {MAX_SMPR_LEVELS} are supported",

@@ -575,7 +575,11 @@ impl Pipeline {
                 }
                 if !interval.is_zero() && last_log.elapsed() >= interval {
                     last_log = Instant::now();
-                    log_stats(&stats, fps.rate(), [&*frames, &*raw, &*results]);
+                    log_stats(
+                        &stats,
+                        fps.rate(),
+                        frames.dropped() + raw.dropped() + results.dropped(),
+                    );
                 }
                 if let Some(w) = watchdog {
                     if last_ping.elapsed() >= w {
@@ -617,7 +621,11 @@ impl Pipeline {
                 stale_frames: frames.dropped(),
                 bad_frames: stats.bad_frames.load(Ordering::Relaxed),
             };
-            log_stats(&stats, fps.rate(), [&*frames, &*raw, &*results]);
+            log_stats(
+                &stats,
+                fps.rate(),
+                frames.dropped() + raw.dropped() + results.dropped(),
+            );
             Ok(summary)
         })
     }
@@ -635,18 +643,8 @@ struct RawOutput {
     captured: Instant,
 }
 
-/// Something that counts values it dropped (the pipeline's slots, whatever they carry).
-trait Dropped {
-    fn dropped(&self) -> u64;
-}
-
-impl<T> Dropped for Latest<T> {
-    fn dropped(&self) -> u64 {
-        Latest::dropped(self)
-    }
-}
-
-fn log_stats(stats: &Stats, fps: f64, slots: [&dyn Dropped; 3]) {
+/// `stale`: values the pipeline's slots replaced before they were read.
+fn log_stats(stats: &Stats, fps: f64, stale: u64) {
     tracing::info!(
         "{:.1} fps | frames {} | persons {} | infer p50 {:.1} ms | pre {:.1} ms | decode {:.2} ms | latency p50 {:.1} p99 {:.1} ms | stale {} | bad {} | errors src {} infer {} sink {}",
         fps,
@@ -657,7 +655,7 @@ fn log_stats(stats: &Stats, fps: f64, slots: [&dyn Dropped; 3]) {
         pct(&stats.decode, 0.5),
         pct(&stats.end_to_end, 0.5),
         pct(&stats.end_to_end, 0.99),
-        slots.iter().map(|s| s.dropped()).sum::<u64>(),
+        stale,
         stats.bad_frames.load(Ordering::Relaxed),
         stats.source_errors.load(Ordering::Relaxed),
         stats.inference_errors.load(Ordering::Relaxed),

@@ -244,9 +244,6 @@ impl Drop for VideoSource {
     }
 }
 
-/// Exit status of a child whose program could not be executed (shell convention).
-const EXEC_FAILED_STATUS: i32 = 127;
-
 /// Maps a spawn error to a clear message (missing program → install hint).
 fn program_error(program: &Path, e: &std::io::Error) -> SourceError {
     if e.kind() == ErrorKind::NotFound {
@@ -297,20 +294,11 @@ pub fn probe(ffprobe: &Path, path: &Path) -> Result<VideoInfo, SourceError> {
         .stdin(Stdio::null())
         .output()
         .map_err(|e| program_error(ffprobe, &e))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // Exit 127 with nothing said is how an exec failure surfaces when the spawn itself cannot
-    // report it (qemu-user emulating a board, wrapper scripts): the program is missing.
-    if out.status.code() == Some(EXEC_FAILED_STATUS) && stderr.trim().is_empty() {
-        return Err(program_error(
-            ffprobe,
-            &std::io::Error::from(ErrorKind::NotFound),
-        ));
-    }
     if !out.status.success() {
         return Err(SourceError::Failed(format!(
             "video: ffprobe cannot read {}: {}",
             path.display(),
-            stderr.trim()
+            String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
     parse_probe(&String::from_utf8_lossy(&out.stdout))

@@ -107,7 +107,18 @@ struct Planes<'a> {
     step: usize,
 }
 
-impl Planes<'_> {
+impl<'a> Planes<'a> {
+    /// Flat indexing into `heads`, whatever its layout (CHW or HWC).
+    fn of(heads: &MapView<'a>) -> Self {
+        let (chan_step, step) = heads.plane(1);
+        Planes {
+            data: heads.data(),
+            width: heads.width(),
+            chan_step,
+            step,
+        }
+    }
+
     #[inline]
     fn get(&self, c: usize, y: usize, x: usize) -> f32 {
         match self
@@ -145,13 +156,7 @@ pub fn movenet_heads_rows(
             "MoveNet head grid is larger than MAX_MOVENET_GRID",
         ));
     }
-    let (base1, step) = heads.plane(1);
-    let maps = Planes {
-        data: heads.data(),
-        width: w,
-        chan_step: base1,
-        step,
-    };
+    let maps = Planes::of(heads);
     let instances = centre_instances(&maps, h, w);
     let denom = h.min(w) as f32 * GAUSSIAN_SCALE;
     // Per-instance regressed keypoints and boxes (step 2).
@@ -418,13 +423,7 @@ mod tests {
             m.set(CENTRE_CHANNEL, y, x, v);
         }
         let view = m.view();
-        let (base1, step) = view.plane(1);
-        let maps = Planes {
-            data: view.data(),
-            width: W,
-            chan_step: base1,
-            step,
-        };
+        let maps = Planes::of(&view);
         let top = centre_instances(&maps, H, W);
         let cells: [(usize, usize); MOVENET_INSTANCES] = top.map(|(_, i)| (i / W, i % W));
         assert_eq!(cells, [(2, 2), (8, 8), (8, 11), (5, 9), (5, 8), (11, 0)]);
@@ -434,10 +433,7 @@ mod tests {
         let mut few = Heads::new();
         few.set(CENTRE_CHANNEL, 2, 2, 0.9);
         let view = few.view();
-        let maps = Planes {
-            data: view.data(),
-            ..maps
-        };
+        let maps = Planes::of(&view);
         let top = centre_instances(&maps, H, W);
         assert_eq!(top.map(|(_, i)| i), [2 * W + 2, 0, 1, 2, 3, 4]);
         assert_eq!(top.map(|(v, _)| v), [0.9, 0.0, 0.0, 0.0, 0.0, 0.0]);
