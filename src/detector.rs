@@ -35,6 +35,8 @@ pub struct Detector {
     /// Test-time augmentation passes, when the card or [`Detector::set_tta`] asks for them.
     tta: Option<crate::tta::Tta>,
     backend_config: BackendConfig,
+    /// Which runtime runs and why (`auto` resolved).
+    backend_choice: backend::Choice,
 }
 
 impl Detector {
@@ -57,7 +59,7 @@ impl Detector {
         use anyhow::Context as _;
         card.verify_checksum()?;
         let (w, h) = card.input_size(input_size).map_err(anyhow::Error::msg)?;
-        let backend = backend::open(&card, config, w, h)
+        let (backend, backend_choice) = backend::open_chosen(&card, config, w, h)
             .with_context(|| format!("loading model '{}' at {w}x{h}", card.id))?;
         let preprocessor = Preprocessor::new(&card, w, h);
         let decoder = decode::for_card(&card);
@@ -77,6 +79,7 @@ impl Detector {
             output_shape,
             tta,
             backend_config: config.clone(),
+            backend_choice,
         })
     }
 
@@ -101,6 +104,11 @@ impl Detector {
     /// Name of the inference runtime.
     pub fn backend_name(&self) -> &str {
         self.backend.name()
+    }
+
+    /// Which runtime runs and why (the configured kind, or what `auto` found).
+    pub fn backend_choice(&self) -> &backend::Choice {
+        &self.backend_choice
     }
 
     /// Network input size.

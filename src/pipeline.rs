@@ -181,6 +181,8 @@ pub struct Stats {
     pub output: Mutex<Window>,
     /// Capture timestamp → all sinks done.
     pub end_to_end: Mutex<Window>,
+    /// The runtime that runs and why (`model.backend.kind = "auto"` resolved), set at start.
+    pub backend: std::sync::OnceLock<(String, crate::backend::Choice)>,
 }
 
 fn record(w: &Mutex<Window>, d: Duration) {
@@ -256,6 +258,23 @@ impl Stats {
                 s,
                 "edgepose_{name}_total{{model=\"{model}\"}} {}",
                 v.load(Ordering::Relaxed)
+            );
+        }
+        if let Some((name, choice)) = self.backend.get() {
+            // Label values escaped as the exposition format asks (the reason holds paths).
+            let esc = |v: &str| {
+                v.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n")
+            };
+            let _ = writeln!(
+                s,
+                "# HELP edgepose_backend_info the inference runtime and why it was chosen\n\
+                 # TYPE edgepose_backend_info gauge\n\
+                 edgepose_backend_info{{model=\"{model}\",kind=\"{}\",backend=\"{}\",reason=\"{}\"}} 1",
+                choice.kind.as_str(),
+                esc(name),
+                esc(&choice.reason)
             );
         }
         let windows = [
@@ -356,6 +375,11 @@ impl Pipeline {
             ));
         }
         let display = crate::display::open(&config.display).context("opening the display")?;
+        let stats = Stats::default();
+        let _ = stats.backend.set((
+            detector.backend_name().to_owned(),
+            detector.backend_choice().clone(),
+        ));
         Ok(Pipeline {
             config,
             source,
@@ -363,7 +387,7 @@ impl Pipeline {
             tracker,
             sinks,
             display,
-            stats: Arc::new(Stats::default()),
+            stats: Arc::new(stats),
         })
     }
 
@@ -392,6 +416,7 @@ impl Pipeline {
             source = %source.describe(),
             model = %model_name,
             backend = detector.backend_name(),
+            backend_reason = %detector.backend_choice().reason,
             input = ?detector.input_size(),
             sinks = ?sinks.iter().map(|s| s.describe()).collect::<Vec<_>>(),
             "pipeline started"
@@ -741,6 +766,27 @@ pub fn serve_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_say_which_backend_runs_and_why() {
+        let stats = Stats::default();
+        assert!(!stats.prometheus("m").contains("edgepose_backend_info"));
+        let choice = crate::backend::Choice {
+            kind: crate::backend::BackendKind::Tract,
+            reason: "onnxruntime at /x/\"q\".so failed to load".into(),
+        };
+        let _ = stats.backend.set(("tract-cpu x1".into(), choice));
+        let text = stats.prometheus("m");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("edgepose_backend_info{"))
+            .unwrap_or_else(|| panic!("no backend_info sample:\n{text}"));
+        assert_eq!(
+            line,
+            "edgepose_backend_info{model=\"m\",kind=\"tract\",backend=\"tract-cpu x1\",\
+             reason=\"onnxruntime at /x/\\\"q\\\".so failed to load\"} 1"
+        );
+    }
 
     #[test]
     fn latest_keeps_the_newest_and_counts_drops() {

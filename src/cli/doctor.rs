@@ -116,10 +116,17 @@ fn backends(config: &crate::backend::BackendConfig) {
         Err(e) => println!("  ort: not usable: {e}"),
     }
     #[cfg(not(feature = "ort"))]
-    {
-        let _ = config;
-        println!("  ort: not built (cargo feature `ort`)");
-    }
+    println!("  ort: not built (cargo feature `ort`)");
+    let auto = crate::backend::choose(&crate::backend::BackendConfig {
+        kind: crate::backend::BackendKind::Auto,
+        ..config.clone()
+    });
+    println!(
+        "  auto: {} ({})",
+        auto.kind.as_str(),
+        auto.reason.trim_start_matches("auto: ")
+    );
+    println!("  configured: {}", config.kind.as_str());
 }
 
 fn models(extra: Option<&Path>) -> usize {

@@ -26,6 +26,9 @@ pub struct Args {
     /// Inference threads (with --model).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Backend and tract settings (with --model).
+    #[command(flatten)]
+    pub backend: super::bench::BackendArgs,
     /// Network input size WxH (with --model; default: the model card's).
     #[arg(long, value_parser = super::detect::parse_size)]
     pub input_size: Option<(u32, u32)>,
@@ -51,10 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (dets, source) = match (&args.results, &args.model, &args.images) {
         (Some(path), _, _) => (eval::load_results(path)?, path.display().to_string()),
         (None, Some(model), Some(images)) => {
-            let config = crate::backend::BackendConfig {
-                threads: args.threads.max(1),
-                ..Default::default()
-            };
+            let config = args.backend.config(args.threads);
             let mut det = crate::detector::Detector::load(model, &config, args.input_size)?;
             crate::tta::apply_flags(&mut det, args.tta_flip, args.tta_scales.as_ref())?;
             let (dets, failures) = crate::detector::detect_coco(&mut det, &gt, images);

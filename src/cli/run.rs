@@ -27,6 +27,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Before any thread: the daemon's RSS stays near its live memory (README, "Memory").
+    crate::backend::lean_allocator();
     let mut overrides = args.set.clone();
     if let Some(n) = args.frames {
         overrides.push(format!("daemon.max_frames={n}"));
