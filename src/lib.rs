@@ -4,6 +4,8 @@
 //! [`source::Source`] → [`preprocess`] → [`backend::Backend`] → [`decode::Decoder`] →
 //! [`track`] → [`sink::Sink`] / [`display::Display`].
 
+pub mod util;
+
 pub mod backend;
 pub mod cli;
 pub mod config;

@@ -18,9 +18,13 @@ use crate::pose::FramePoses;
 use crate::sink::Sink;
 use crate::source::{Frame, Source, SourceError};
 use crate::track::Tracker;
+use crate::util::ratelimit::{RateLimit, WARN_INTERVAL};
 
 /// Back-off after a source failure before asking it again (sources reconnect themselves).
 const SOURCE_RETRY_DELAY: Duration = Duration::from_millis(200);
+/// Bad-frame warnings logged per interval before they are only counted (a directory of bad
+/// files names each of the first ones; a camera sending garbage cannot flood the log).
+const BAD_FRAME_BURST: u32 = 8;
 /// How often blocked threads wake up to check the stop flag.
 const POLL: Duration = Duration::from_millis(50);
 /// Latency samples kept for percentiles (fixed memory).
@@ -281,13 +285,16 @@ impl Stats {
 }
 
 /// What a finished run reports.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
     pub frames: u64,
     pub persons: u64,
     pub seconds: f64,
     pub stale_frames: u64,
     pub bad_frames: u64,
+    /// Why the run ended early, when it could not go on (a source that can never produce a
+    /// frame, an output that is gone): the daemon exits non-zero with this message.
+    pub fatal: Option<String>,
 }
 
 /// A running daemon's pieces, opened before any thread starts so configuration errors show
@@ -397,6 +404,12 @@ impl Pipeline {
             "pipeline started"
         );
         notify_systemd(&[sd_notify::NotifyState::Ready]);
+        // Set by the first stage that cannot go on; ends the run with an error.
+        let fatal: Arc<Mutex<Option<String>>> = Arc::default();
+        let set_fatal = |why: String| {
+            let mut f = fatal.lock().unwrap_or_else(|p| p.into_inner());
+            f.get_or_insert(why);
+        };
 
         std::thread::scope(|scope| -> anyhow::Result<RunSummary> {
             // Capture.
@@ -404,7 +417,11 @@ impl Pipeline {
                 let (frames, stats, stop) =
                     (Arc::clone(&frames), Arc::clone(&stats), Arc::clone(&stop));
                 let live = source.is_live();
+                let set_fatal = &set_fatal;
                 scope.spawn(move || {
+                    // Bad files are distinct: name the first few of each interval.
+                    let mut bad_log = RateLimit::with_burst(WARN_INTERVAL, BAD_FRAME_BURST);
+                    let mut failed_log = RateLimit::default();
                     while !stop.load(Ordering::Relaxed) {
                         // Files and simulations wait for the model; cameras never wait.
                         if !live && !frames.wait_empty(POLL) {
@@ -421,12 +438,18 @@ impl Pipeline {
                             Ok(None) => break,
                             Err(SourceError::BadFrame(m)) => {
                                 stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                                tracing::warn!("skipping bad frame: {m}");
+                                crate::warn_limited!(bad_log, "skipping bad frame: {m}");
                             }
                             Err(SourceError::Failed(m)) => {
                                 stats.source_errors.fetch_add(1, Ordering::Relaxed);
-                                tracing::warn!("source failed, retrying: {m}");
+                                crate::warn_limited!(failed_log, "source failed, retrying: {m}");
                                 std::thread::sleep(SOURCE_RETRY_DELAY);
+                            }
+                            Err(SourceError::Fatal(m)) => {
+                                stats.source_errors.fetch_add(1, Ordering::Relaxed);
+                                set_fatal(format!("source: {m}"));
+                                stop.store(true, Ordering::Relaxed);
+                                break;
                             }
                         }
                     }
@@ -447,6 +470,7 @@ impl Pipeline {
                 scope.spawn(move || {
                     let output_len = detector.output_len();
                     let mut spare: Vec<Vec<f32>> = Vec::with_capacity(OUTPUT_BUFFERS);
+                    let mut failed_log = RateLimit::default();
                     loop {
                         let (frame, captured) = match frames.take(POLL) {
                             Take::Item(f) => f,
@@ -479,7 +503,11 @@ impl Pipeline {
                             Err(e) => {
                                 spare.push(buf);
                                 stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                                tracing::warn!("frame {} failed: {e:#}", frame.seq);
+                                crate::warn_limited!(
+                                    failed_log,
+                                    "frame {} failed: {e:#}",
+                                    frame.seq
+                                );
                             }
                         }
                     }
@@ -491,6 +519,7 @@ impl Pipeline {
                 let (raw, results, stats) =
                     (Arc::clone(&raw), Arc::clone(&results), Arc::clone(&stats));
                 scope.spawn(move || {
+                    let mut failed_log = RateLimit::default();
                     loop {
                         // The inference thread closes the slot when it stops.
                         let item = match raw.take(POLL) {
@@ -522,7 +551,11 @@ impl Pipeline {
                             }
                             Err(e) => {
                                 stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                                tracing::warn!("frame {}: decoding failed: {e}", item.seq);
+                                crate::warn_limited!(
+                                    failed_log,
+                                    "frame {}: decoding failed: {e}",
+                                    item.seq
+                                );
                             }
                         }
                         // Full only if buffers were allocated beyond the pool: then drop it.
@@ -541,6 +574,10 @@ impl Pipeline {
                 fps: 0.0,
                 model: model_name.clone(),
             };
+            // One limiter per sink: a failing sink cannot hide another's first error.
+            let mut sink_logs: Vec<RateLimit> =
+                sinks.iter().map(|_| RateLimit::default()).collect();
+            let mut gone = false;
             while !stop.load(Ordering::Relaxed) {
                 let item = match results.take(POLL) {
                     Take::Item(r) => Some(r),
@@ -550,11 +587,22 @@ impl Pipeline {
                 if let Some((mut poses, preview, captured)) = item {
                     let t0 = Instant::now();
                     tracker.update_frame(&mut poses);
-                    for sink in sinks.iter_mut() {
-                        if let Err(e) = sink.send(&poses) {
-                            stats.sink_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!("{}: {e}", sink.describe());
+                    for (sink, log) in sinks.iter_mut().zip(sink_logs.iter_mut()) {
+                        match sink.send(&poses) {
+                            Ok(()) => {}
+                            Err(e @ crate::sink::SinkError::Gone { .. }) => {
+                                stats.sink_errors.fetch_add(1, Ordering::Relaxed);
+                                set_fatal(format!("{}: {e}", sink.describe()));
+                                gone = true;
+                            }
+                            Err(e) => {
+                                stats.sink_errors.fetch_add(1, Ordering::Relaxed);
+                                crate::warn_limited!(log, "{}: {e}", sink.describe());
+                            }
                         }
+                    }
+                    if gone {
+                        break;
                     }
                     status.fps = fps.tick() as f32;
                     if let Some(d) = display.as_mut() {
@@ -620,6 +668,7 @@ impl Pipeline {
                 seconds: started.elapsed().as_secs_f64(),
                 stale_frames: frames.dropped(),
                 bad_frames: stats.bad_frames.load(Ordering::Relaxed),
+                fatal: fatal.lock().unwrap_or_else(|p| p.into_inner()).take(),
             };
             log_stats(
                 &stats,

@@ -11,7 +11,8 @@ use crate::pose::persons_json;
 /// Arguments of `edgepose detect`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model name (a card in models/) or path to a card (.toml) or network (.onnx).
+    /// Model name (a card in models/) or path to a card (.toml) or to a network (.onnx) whose
+    /// card sits next to it.
     #[arg(long, default_value = crate::model::DEFAULT_MODEL)]
     pub model: String,
     /// Image files (JPEG or PNG).

@@ -73,5 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bad = summary.bad_frames,
         "stopped"
     );
+    if let Some(why) = summary.fatal {
+        anyhow::bail!("the daemon stopped because it cannot go on: {why}");
+    }
     Ok(())
 }

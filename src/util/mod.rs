@@ -1,0 +1,3 @@
+//! Small helpers every layer may use (they import nothing else from the crate).
+
+pub mod ratelimit;
