@@ -4,8 +4,9 @@
 
 mod shared_data;
 
-use edgepose::backend::BackendConfig;
-use edgepose::detector::{detect_coco, Detector};
+use edgepose::infer::backend::BackendConfig;
+use edgepose::eval::detect_coco;
+use edgepose::infer::detector::Detector;
 use edgepose::eval;
 
 /// Floors from the inference issue (the spec's NumPy sanity checks reached 0.564 and 0.493).

@@ -7,13 +7,13 @@ mod shared_data;
 
 use std::path::Path;
 
-use edgepose::backend::{self, BackendConfig};
+use edgepose::infer::backend::{self, BackendConfig};
 use edgepose::decoder::movenet_heads::{movenet_heads_rows, MOVENET_HEADS_OUTPUT};
 use edgepose::decoder::single::MOVENET_ROW;
 use edgepose::decoder::{Layout, MapView, Persons, NUM_COCO_KEYPOINTS};
-use edgepose::detector::Detector;
-use edgepose::model::ModelCard;
-use edgepose::preprocess::Preprocessor;
+use edgepose::infer::detector::Detector;
+use edgepose::infer::model::ModelCard;
+use edgepose::infer::preprocess::Preprocessor;
 
 const HEADS: &str = "movenet-multipose-lightning";
 const INGRAPH: &str = "movenet-multipose-lightning-ingraph";

@@ -8,6 +8,7 @@
 
 mod coco;
 mod cocoeval;
+mod detect;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ pub use coco::{
     CocoCategory, CocoGroundTruth, CocoImage, CocoResult, KEYPOINTS_LEN, PERSON_CATEGORY_ID,
     VALUES_PER_KEYPOINT,
 };
+pub use detect::detect_coco;
 pub use cocoeval::{
     oks, oks_thresholds, recall_thresholds, AreaRange, AREA_RANGES, KPT_OKS_SIGMAS, MAX_DETS,
     NUM_OKS_THRESHOLDS, NUM_RECALL_THRESHOLDS,

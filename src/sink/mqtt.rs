@@ -14,8 +14,9 @@
 //! and counted). A publisher thread hands queued frames to rumqttc while connected; a
 //! connection thread drives rumqttc's event loop and reconnects with exponential backoff.
 
-use super::jsonl::JsonFrame;
-use super::queue::{Backoff, DropOldestQueue};
+use crate::pose::JsonFrame;
+use super::queue::DropOldestQueue;
+use crate::util::Backoff;
 use super::{encode_wire, Sink, SinkError, SinkStats};
 use crate::pose::FramePoses;
 use rumqttc::{Client, Connection, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};

@@ -6,7 +6,8 @@
 //! timed-out (possibly partial) write it first sends a lone 0x00 so the receiver's decoder
 //! resynchronises at once.
 
-use super::queue::{Backoff, DropOldestQueue};
+use super::queue::DropOldestQueue;
+use crate::util::Backoff;
 use super::{encode_wire, Sink, SinkError, SinkStats};
 use crate::pose::FramePoses;
 use serde::Deserialize;
