@@ -11,9 +11,9 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::display::{Display, Status};
 use crate::infer::decode::FrameGeometry;
 use crate::infer::detector::Detector;
-use crate::display::{Display, Status};
 use crate::pose::FramePoses;
 use crate::sink::Sink;
 use crate::source::{Frame, Source, SourceError};

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use edgepose::infer::backend::{self, BackendConfig, BackendKind};
 use edgepose::decoder::Persons;
+use edgepose::infer::backend::{self, BackendConfig, BackendKind};
 use edgepose::infer::detector::Detector;
 use edgepose::infer::model::{self, ModelCard};
 use edgepose::infer::preprocess::Preprocessor;

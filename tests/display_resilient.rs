@@ -5,9 +5,7 @@
 use std::time::{Duration, Instant};
 
 use edgepose::display::demo::demo_frame;
-use edgepose::display::{
-    Display, DisplayConfig, PngConfig, PngDisplay, Resilient, Status,
-};
+use edgepose::display::{Display, DisplayConfig, PngConfig, PngDisplay, Resilient, Status};
 use edgepose::util::Backoff;
 
 fn status() -> Status {

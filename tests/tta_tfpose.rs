@@ -3,11 +3,11 @@
 
 mod shared_data;
 
-use edgepose::infer::backend::BackendConfig;
 use edgepose::decoder::skeleton::COCO17_FLIP;
-use edgepose::eval::detect_coco;
-use edgepose::infer::detector::Detector;
 use edgepose::eval;
+use edgepose::eval::detect_coco;
+use edgepose::infer::backend::BackendConfig;
+use edgepose::infer::detector::Detector;
 use edgepose::infer::tta::TtaSettings;
 
 /// The single-pass floor of tests/accuracy_coco_sample.rs.

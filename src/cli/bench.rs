@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use edgepose::infer::backend::BackendConfig;
-use edgepose::util::Size;
 use edgepose::infer::detector::{Detector, StageTimes};
+use edgepose::util::Size;
 
 /// Arguments of `edgepose bench`.
 #[derive(clap::Args, Debug)]

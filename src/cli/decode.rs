@@ -1,13 +1,13 @@
 //! `edgepose decode`: decode a saved network output (.npy) into persons.
 
 use anyhow::{bail, Context};
+use edgepose::pose::JsonPerson;
+use edgepose::util::Size;
 use edgepose_decoder::skeleton::{COCO17_NAMES, OPENPOSE_NUM_CHANNELS, SIMPLEPOSE_NUM_CHANNELS};
 use edgepose_decoder::{
     decode_paf, decode_simplepose, DecodeStats, DecoderConfig, Geometry, Layout, Letterbox,
     MapView, Persons, Workspace,
 };
-use edgepose::pose::JsonPerson;
-use edgepose::util::Size;
 use serde::Serialize;
 use std::path::PathBuf;
 

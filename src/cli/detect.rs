@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use edgepose::infer::backend::BackendConfig;
-use edgepose::source::images::read_image;
-use edgepose::util::Size;
 use edgepose::infer::detector::Detector;
 use edgepose::pose::JsonPerson;
+use edgepose::source::images::read_image;
+use edgepose::util::Size;
 
 /// Arguments of `edgepose detect`.
 #[derive(clap::Args, Debug)]
@@ -49,10 +49,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut failures = 0usize;
     let many = args.images.len() > 1;
     for (n, path) in args.images.iter().enumerate() {
-        let result = read_image(path).map_err(anyhow::Error::from).and_then(|img| {
-            let (persons, stats, times) = detector.detect(&img)?;
-            Ok((img, persons, stats, times))
-        });
+        let result = read_image(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|img| {
+                let (persons, stats, times) = detector.detect(&img)?;
+                Ok((img, persons, stats, times))
+            });
         let (img, persons, stats, times) = match result {
             Ok(r) => r,
             Err(e) => {

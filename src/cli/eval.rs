@@ -56,7 +56,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 threads: args.threads.max(1),
                 ..Default::default()
             };
-            let mut det = edgepose::infer::detector::Detector::load(model, &config, args.input_size)?;
+            let mut det =
+                edgepose::infer::detector::Detector::load(model, &config, args.input_size)?;
             super::apply_tta_flags(&mut det, args.tta_flip, args.tta_scales.as_ref())?;
             let (dets, failures) = eval::detect_coco(&mut det, &gt, images);
             for f in &failures {

@@ -4,10 +4,10 @@
 //! [`edgepose::sink::jsonl`]); decoder counters (frames, CRC errors, other errors, dropped bytes)
 //! go to stderr every `--stats-interval` seconds and at exit.
 
+use anyhow::{bail, Context, Result};
 use edgepose::pose::JsonFrame;
 use edgepose::sink::mqtt::{parse_broker_url, MqttTlsConfig};
 use edgepose::sink::SerialConfig;
-use anyhow::{bail, Context, Result};
 use edgepose_wire::{DecodeError, PoseFrame, StreamDecoder};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

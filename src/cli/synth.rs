@@ -1,9 +1,9 @@
 //! `edgepose synth`: write a synthetic COCO person-keypoints training set.
 
+use anyhow::Context;
 use edgepose::synth::coco::{write_dataset, DatasetSpec, DEFAULT_JPEG_QUALITY};
 use edgepose::synth::SceneConfig;
 use edgepose::util::Size;
-use anyhow::Context;
 use std::path::PathBuf;
 
 /// Arguments of `edgepose synth`.

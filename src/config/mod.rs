@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::infer::backend::BackendConfig;
 use crate::display::DisplayConfig;
+use crate::infer::backend::BackendConfig;
 use crate::sink::{JsonlConfig, MqttConfig, SerialConfig};
 use crate::source::SourceConfig;
 use crate::track::TrackerConfig;

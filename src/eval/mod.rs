@@ -20,11 +20,11 @@ pub use coco::{
     CocoCategory, CocoGroundTruth, CocoImage, CocoResult, KEYPOINTS_LEN, PERSON_CATEGORY_ID,
     VALUES_PER_KEYPOINT,
 };
-pub use detect::detect_coco;
 pub use cocoeval::{
     oks, oks_thresholds, recall_thresholds, AreaRange, AREA_RANGES, KPT_OKS_SIGMAS, MAX_DETS,
     NUM_OKS_THRESHOLDS, NUM_RECALL_THRESHOLDS,
 };
+pub use detect::detect_coco;
 
 /// Why an evaluation could not run. Every variant names the offending file or record.
 #[derive(Debug, thiserror::Error)]

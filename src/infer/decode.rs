@@ -132,10 +132,7 @@ impl MapDims {
     }
 
     /// `data` as a map of these dimensions (fails when its length does not match).
-    pub fn view<'a>(
-        &self,
-        data: &'a [f32],
-    ) -> Result<MapView<'a>, edgepose_decoder::MapError> {
+    pub fn view<'a>(&self, data: &'a [f32]) -> Result<MapView<'a>, edgepose_decoder::MapError> {
         MapView::new(data, self.channels, self.height, self.width, self.layout)
     }
 }

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
+use crate::decoder::{DecodeStats, Persons};
 use crate::infer::backend::{self, Backend, BackendConfig};
 use crate::infer::decode::{self, Decoder, FrameGeometry};
-use crate::decoder::{DecodeStats, Persons};
 use crate::infer::model::ModelCard;
 use crate::infer::preprocess::Preprocessor;
 use crate::util::Size;

@@ -417,4 +417,3 @@ pub fn validate_scales(scales: &[f32]) -> Result<(), String> {
     }
     Ok(())
 }
-

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use image::RgbImage;
 
-use crate::infer::backend::{self, Backend, BackendConfig, InputBuffer};
 use crate::decoder::tta::{Accumulator, AxisMap, FlipFamily};
-use crate::decoder::{Layout, Letterbox, MapView};
-use crate::infer::model::{validate_scales, Family, ModelCard, TensorLayout};
+use crate::decoder::{Letterbox, MapView};
+use crate::infer::backend::{self, Backend, BackendConfig, InputBuffer};
 use crate::infer::decode::MapDims;
+use crate::infer::model::{validate_scales, Family, ModelCard, TensorLayout};
 use crate::infer::preprocess::Preprocessor;
 
 /// Which passes to run; the card's `[tta]` table, optionally overridden.
@@ -135,7 +135,7 @@ impl Tta {
                 (base_size.1 as f32 * s).round().max(1.0) as u32,
             );
             let (w, h) = card
-                .input_size(Some(want))
+                .input_size(Some(want.into()))
                 .map_err(|e| anyhow::anyhow!("TTA scale {s}: {e}"))?;
             let backend = backend::open(card, config, w, h).with_context(|| {
                 format!("loading model '{}' at {w}x{h} for TTA scale {s}", card.id)

@@ -7,9 +7,9 @@
 //! resynchronises at once.
 
 use super::queue::DropOldestQueue;
-use crate::util::Backoff;
 use super::{encode_wire, Sink, SinkError, SinkStats};
 use crate::pose::FramePoses;
+use crate::util::Backoff;
 use serde::Deserialize;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

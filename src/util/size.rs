@@ -88,7 +88,10 @@ mod tests {
     fn rejects_bad_text_naming_it() {
         for bad in ["", "640", "640x", "x480", "ax480", "640x-1", "640x480x3"] {
             let e = Size::parse(bad).unwrap_err();
-            assert!(e.contains("WIDTHxHEIGHT") && e.contains(&format!("{bad:?}")), "{e}");
+            assert!(
+                e.contains("WIDTHxHEIGHT") && e.contains(&format!("{bad:?}")),
+                "{e}"
+            );
         }
         let e = Size::parse("0x480").unwrap_err();
         assert!(e.contains("empty"), "{e}");

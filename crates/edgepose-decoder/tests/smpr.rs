@@ -110,8 +110,14 @@ fn maps_that_do_not_fit_are_errors_naming_the_problem() {
     let (levels, _) = constructed_levels(w, h);
     let mut v = views(&levels).expect("maps fit");
     v[1].cls = v[1].rescore;
-    v[2].rescore = MapView::new(&levels[2].offsets, SMPR_OFFSET_CHANNELS, levels[2].h, levels[2].w, Layout::Chw)
-        .expect("offsets view");
+    v[2].rescore = MapView::new(
+        &levels[2].offsets,
+        SMPR_OFFSET_CHANNELS,
+        levels[2].h,
+        levels[2].w,
+        Layout::Chw,
+    )
+    .expect("offsets view");
     let lb = Letterbox {
         scale: 1.0,
         pad_x: 0.0,

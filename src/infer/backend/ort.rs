@@ -382,7 +382,9 @@ impl OrtBackend {
             if let [n, h, w, c] = self.output_shape[..] {
                 // Expected NCHW spatial size from the input and the card's stride.
                 let (ih, iw) = match card.input.layout {
-                    crate::infer::model::TensorLayout::Nchw => (self.input_shape[2], self.input_shape[3]),
+                    crate::infer::model::TensorLayout::Nchw => {
+                        (self.input_shape[2], self.input_shape[3])
+                    }
                     _ => (self.input_shape[1], self.input_shape[2]),
                 };
                 let s = card.output.stride.max(1) as usize;
