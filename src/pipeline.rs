@@ -11,9 +11,9 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::decode::FrameGeometry;
-use crate::detector::Detector;
 use crate::display::{Display, Status};
+use crate::infer::decode::FrameGeometry;
+use crate::infer::detector::Detector;
 use crate::pose::FramePoses;
 use crate::sink::Sink;
 use crate::source::{Frame, Source, SourceError};
@@ -325,7 +325,7 @@ impl Pipeline {
         )?;
         let mut detector = detector;
         if config.model.tta_flip.is_some() || config.model.tta_scales.is_some() {
-            let settings = crate::tta::TtaSettings::from_card(&detector.card)
+            let settings = crate::infer::tta::TtaSettings::from_card(&detector.card)
                 .with_overrides(config.model.tta_flip, config.model.tta_scales.as_deref());
             detector
                 .set_tta(&settings)
@@ -438,11 +438,15 @@ impl Pipeline {
                             Ok(None) => break,
                             Err(SourceError::BadFrame(m)) => {
                                 stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                                crate::warn_limited!(bad_log, "skipping bad frame: {m}");
+                                if let Some(repeated) = bad_log.hit() {
+                                    tracing::warn!(repeated, "skipping bad frame: {m}");
+                                }
                             }
                             Err(SourceError::Failed(m)) => {
                                 stats.source_errors.fetch_add(1, Ordering::Relaxed);
-                                crate::warn_limited!(failed_log, "source failed, retrying: {m}");
+                                if let Some(repeated) = failed_log.hit() {
+                                    tracing::warn!(repeated, "source failed, retrying: {m}");
+                                }
                                 std::thread::sleep(SOURCE_RETRY_DELAY);
                             }
                             Err(SourceError::Fatal(m)) => {
@@ -503,11 +507,9 @@ impl Pipeline {
                             Err(e) => {
                                 spare.push(buf);
                                 stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                                crate::warn_limited!(
-                                    failed_log,
-                                    "frame {} failed: {e:#}",
-                                    frame.seq
-                                );
+                                if let Some(repeated) = failed_log.hit() {
+                                    tracing::warn!(repeated, "frame {} failed: {e:#}", frame.seq);
+                                }
                             }
                         }
                     }
@@ -551,11 +553,13 @@ impl Pipeline {
                             }
                             Err(e) => {
                                 stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                                crate::warn_limited!(
-                                    failed_log,
-                                    "frame {}: decoding failed: {e}",
-                                    item.seq
-                                );
+                                if let Some(repeated) = failed_log.hit() {
+                                    tracing::warn!(
+                                        repeated,
+                                        "frame {}: decoding failed: {e}",
+                                        item.seq
+                                    );
+                                }
                             }
                         }
                         // Full only if buffers were allocated beyond the pool: then drop it.
@@ -597,7 +601,9 @@ impl Pipeline {
                             }
                             Err(e) => {
                                 stats.sink_errors.fetch_add(1, Ordering::Relaxed);
-                                crate::warn_limited!(log, "{}: {e}", sink.describe());
+                                if let Some(repeated) = log.hit() {
+                                    tracing::warn!(repeated, "{}: {e}", sink.describe());
+                                }
                             }
                         }
                     }

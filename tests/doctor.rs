@@ -26,7 +26,7 @@ fn reports_build_backends_and_models() {
     assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
     assert!(text.contains("tract-cpu: available"), "{text}");
     assert!(text.contains("ort:"), "{text}");
-    for card in edgepose::model::cards_in(std::path::Path::new(concat!(
+    for card in edgepose::infer::model::cards_in(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/models"
     ))) {
@@ -106,8 +106,8 @@ fn fails_for_a_missing_configured_model_and_lists_the_daemons_directories() {
         "{text}"
     );
     // Every directory the daemon searches is listed (the error of a failed lookup names them).
-    let e = edgepose::model::ModelCard::load("no-such-model").expect_err("missing");
-    for dir in edgepose::model::search_dirs() {
+    let e = edgepose::infer::model::ModelCard::load("no-such-model").expect_err("missing");
+    for dir in edgepose::infer::model::search_dirs() {
         assert!(e.to_string().contains(&dir.display().to_string()), "{e}");
         // The one relative to the executable differs between this test and the binary.
         let dir = if dir.ends_with("../share/edgepose/models") {

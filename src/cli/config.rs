@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{Config, DEFAULT_TOML};
+use edgepose::config::{Config, DEFAULT_TOML};
 
 /// Arguments of `edgepose config`.
 #[derive(clap::Args, Debug)]
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Action::Default => print!("{DEFAULT_TOML}"),
         Action::Check { file, set } => {
             let config = Config::load(Some(&file), &set)?;
-            let problems = crate::config::check::preflight(&config);
+            let problems = edgepose::config::check::preflight(&config);
             if !problems.is_empty() {
                 for p in &problems {
                     eprintln!("{}: {p}", file.display());

@@ -9,7 +9,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::{self, ModelCard};
+use edgepose::infer::model::{self, ModelCard};
 
 /// Arguments of `edgepose doctor`.
 #[derive(clap::Args, Debug)]
@@ -99,22 +99,22 @@ fn camera_caps(_path: &Path) -> String {
     " (build with --features v4l2 for capabilities)".into()
 }
 
-fn backends(config: &crate::backend::BackendConfig) {
+fn backends(config: &edgepose::infer::backend::BackendConfig) {
     println!("backends:");
     println!("  tract-cpu: available");
     #[cfg(feature = "tract-cuda")]
-    match crate::backend::cuda::cuda_status() {
+    match edgepose::infer::backend::cuda::cuda_status() {
         Ok(()) => println!("  tract-gpu: CUDA runtime usable"),
         Err(e) => println!("  tract-gpu: CUDA not usable ({e}); runs on the CPU"),
     }
     #[cfg(not(feature = "tract-cuda"))]
     println!("  tract-gpu: not built (cargo feature `tract-cuda`)");
     #[cfg(feature = "ort")]
-    match crate::backend::ort::load_library(config.ort_library.as_deref()) {
+    match edgepose::infer::backend::ort::load_library(config.ort_library.as_deref()) {
         Ok((path, version)) => println!(
             "  ort: onnxruntime {version} from {}; providers: {}",
             path.display(),
-            crate::backend::ort::available_providers().join(", ")
+            edgepose::infer::backend::ort::available_providers().join(", ")
         ),
         Err(e) => println!("  ort: not usable: {e}"),
     }
@@ -174,7 +174,7 @@ fn models(extra: Option<&Path>) -> usize {
 
 /// Whether the broker at `url` accepts a TCP connection; prints the finding.
 fn broker(url: &str) -> bool {
-    let addr = match crate::sink::mqtt::parse_broker_url(url) {
+    let addr = match edgepose::sink::mqtt::parse_broker_url(url) {
         Ok(a) => a,
         Err(e) => {
             println!("mqtt: {e}");
@@ -208,7 +208,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         features().join(", ")
     );
     // The configuration the daemon would run: the file given, or the built-in default.
-    let config = crate::config::Config::load(args.config.as_deref(), &[])?;
+    let config = edgepose::config::Config::load(args.config.as_deref(), &[])?;
     let config_name = args.config.as_ref().map_or_else(
         || "built-in default".to_owned(),
         |p| p.display().to_string(),
@@ -226,7 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     list("cameras", &devices(&[CAMERA_GLOB]), camera_caps);
     list("display buses", &devices(DISPLAY_GLOBS), |_| String::new());
     list("serial ports", &devices(SERIAL_GLOBS), |_| String::new());
-    let mut problems: Vec<String> = crate::config::check::preflight(&config)
+    let mut problems: Vec<String> = edgepose::config::check::preflight(&config)
         .iter()
         .map(ToString::to_string)
         .collect();

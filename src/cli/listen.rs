@@ -1,14 +1,14 @@
 //! `edgepose listen`: receive wire frames (serial or MQTT), print them as JSON lines.
 //!
 //! The robot-side view of the stream, for checking a link: frames go to stdout (schema in
-//! [`crate::sink::jsonl`]); decoder counters (frames, CRC errors, other errors, dropped bytes)
+//! [`edgepose::sink::jsonl`]); decoder counters (frames, CRC errors, other errors, dropped bytes)
 //! go to stderr every `--stats-interval` seconds and at exit.
 
-use crate::sink::jsonl::JsonFrame;
-use crate::sink::mqtt::{parse_broker_url, MqttTlsConfig, DEFAULT_MAX_PACKET_BYTES};
-use crate::sink::SerialConfig;
-use crate::util::ratelimit::RateLimit;
 use anyhow::{bail, Context, Result};
+use edgepose::pose::JsonFrame;
+use edgepose::sink::mqtt::{parse_broker_url, MqttTlsConfig, DEFAULT_MAX_PACKET_BYTES};
+use edgepose::sink::SerialConfig;
+use edgepose::util::ratelimit::RateLimit;
 use edgepose_wire::{DecodeError, PoseFrame, StreamDecoder, MAX_ENCODED_LEN};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -255,12 +255,11 @@ fn listen_mqtt(
             Ok(Event::Incoming(Packet::Publish(p))) if p.payload.len() > MAX_ENCODED_LEN => {
                 // Not a wire frame: say so (the decoder would only count "too long").
                 out.oversize += 1;
-                crate::warn_limited!(
-                    out.oversize_log,
-                    topic = %p.topic,
+                if let Some(repeated) = out.oversize_log.hit() {
+                    tracing::warn!(repeated, topic = %p.topic,
                     "skipped a message of {} bytes: larger than a wire frame ({MAX_ENCODED_LEN} bytes)",
-                    p.payload.len()
-                );
+                    p.payload.len());
+                }
                 out.tick();
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
@@ -280,16 +279,17 @@ fn listen_mqtt(
                 rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(n),
             ))) => {
                 out.oversize += 1;
-                crate::warn_limited!(
-                    out.oversize_log,
-                    %url,
-                    "a message of {n} bytes is over --max-packet-bytes {max_packet}; the client cannot skip it and reconnects (raise --max-packet-bytes to read it)"
-                );
+                if let Some(repeated) = out.oversize_log.hit() {
+                    tracing::warn!(repeated, %url,
+                    "a message of {n} bytes is over --max-packet-bytes {max_packet}; the client cannot skip it and reconnects (raise --max-packet-bytes to read it)");
+                }
                 std::thread::sleep(MQTT_RETRY_DELAY);
                 out.tick();
             }
             Err(e) => {
-                crate::warn_limited!(lost_log, %url, "MQTT connection lost ({e}); retrying");
+                if let Some(repeated) = lost_log.hit() {
+                    tracing::warn!(repeated, %url, "MQTT connection lost ({e}); retrying");
+                }
                 std::thread::sleep(MQTT_RETRY_DELAY);
                 out.tick();
             }

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::Config;
-use crate::model::ModelCard;
+use crate::infer::model::ModelCard;
 use crate::sink::mqtt::MqttTlsConfig;
 use crate::source::SourceConfig;
 
@@ -135,15 +135,15 @@ fn missing_parent(path: &Path) -> Option<String> {
 
 /// The test-time augmentation the daemon would set up, checked without loading the network.
 fn check_tta(config: &Config, card: &ModelCard, base: (u32, u32)) -> Result<(), String> {
-    let settings = crate::tta::TtaSettings::from_card(card)
+    let settings = crate::infer::tta::TtaSettings::from_card(card)
         .with_overrides(config.model.tta_flip, config.model.tta_scales.as_deref());
     if !settings.is_active() {
         return Ok(());
     }
-    crate::tta::validate_scales(&settings.scales)?;
+    crate::infer::model::validate_scales(&settings.scales)?;
     if !matches!(
         card.family,
-        crate::model::Family::Simplepose | crate::model::Family::Paf
+        crate::infer::model::Family::Simplepose | crate::infer::model::Family::Paf
     ) {
         return Err(format!(
             "model {}: test-time augmentation needs a heatmap family, not {:?}",
@@ -155,7 +155,7 @@ fn check_tta(config: &Config, card: &ModelCard, base: (u32, u32)) -> Result<(), 
             (base.0 as f32 * s).round().max(1.0) as u32,
             (base.1 as f32 * s).round().max(1.0) as u32,
         );
-        card.input_size(Some(want))
+        card.input_size(Some(want.into()))
             .map_err(|e| format!("TTA scale {s}: {e}"))?;
     }
     Ok(())

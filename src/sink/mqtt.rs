@@ -21,11 +21,12 @@
 //! same device name do not take each other's connection over; when the broker refuses or
 //! drops the connection, the log says the likely cause.
 
-use super::jsonl::JsonFrame;
-use super::queue::{Backoff, DropOldestQueue};
+use super::queue::DropOldestQueue;
 use super::{encode_wire, Sink, SinkError, SinkStats, DEFAULT_MAX_AGE_MS};
 use crate::pose::FramePoses;
+use crate::pose::JsonFrame;
 use crate::util::ratelimit::RateLimit;
+use crate::util::Backoff;
 use rumqttc::{
     Client, ConnectReturnCode, Connection, ConnectionError, Event, LastWill, MqttOptions, Outgoing,
     Packet, QoS, StateError,
@@ -628,7 +629,9 @@ impl ConnectionLoop {
                     }
                     if !outage || lived.is_some() {
                         let why = explain(&e, &self.client_id, self.max_packet, short_lived);
-                        crate::warn_limited!(lost_log, url = %self.url, error = %e, "{why}; reconnecting with backoff");
+                        if let Some(repeated) = lost_log.hit() {
+                            tracing::warn!(repeated, url = %self.url, error = %e, "{why}; reconnecting with backoff");
+                        }
                         outage = true;
                     }
                     // Closing the queue (sink closed) cuts the wait short.
@@ -663,12 +666,11 @@ impl Publisher {
             return true;
         }
         self.shared.oversize.fetch_add(1, Ordering::Relaxed);
-        crate::warn_limited!(
-            self.oversize_log,
-            topic,
+        if let Some(repeated) = self.oversize_log.hit() {
+            tracing::warn!(repeated, topic,
             "MQTT message of {size} bytes is over sinks.mqtt.max_packet_bytes = {}: not sent (raise the limit; the broker's own limit may apply too)",
-            self.max_packet
-        );
+            self.max_packet);
+        }
         false
     }
 

@@ -6,10 +6,11 @@
 //! timed-out (possibly partial) write it first sends a lone 0x00 so the receiver's decoder
 //! resynchronises at once.
 
-use super::queue::{Backoff, DropOldestQueue};
+use super::queue::DropOldestQueue;
 use super::{encode_wire, Sink, SinkError, SinkStats, DEFAULT_MAX_AGE_MS};
 use crate::pose::FramePoses;
 use crate::util::ratelimit::RateLimit;
+use crate::util::Backoff;
 use serde::Deserialize;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -285,7 +286,9 @@ impl Writer {
                         // The other end is not reading (flow control); keep the port.
                         tracing::debug!(port = %self.config.device, "serial write timed out; frame dropped");
                     } else {
-                        crate::warn_limited!(write_failures, port = %self.config.device, error = %e, "serial write failed; reopening");
+                        if let Some(repeated) = write_failures.hit() {
+                            tracing::warn!(repeated, port = %self.config.device, error = %e, "serial write failed; reopening");
+                        }
                         port = None;
                         self.counters.port_open.store(false, Ordering::Release);
                         outage = true;

@@ -1,3 +1,5 @@
+//! Use: `if let Some(repeated) = limit.hit() { tracing::warn!(repeated, "...") }`.
+//!
 //! Log discipline: a warning that repeats (a bad frame per frame, a write error per frame, a
 //! broker that keeps refusing) is logged the first time (or the first few: a burst), then at
 //! most once per interval with the number of occurrences it stands for, so a fault can never
@@ -98,25 +100,6 @@ impl SharedRateLimit {
         // A poisoned lock only means a panic elsewhere; the counters stay meaningful.
         self.0.lock().unwrap_or_else(|p| p.into_inner()).hit()
     }
-}
-
-/// Logs a warning through a [`RateLimit`] (or [`SharedRateLimit`]): the first occurrence, then
-/// one line per interval saying how many were left out.
-///
-/// ```ignore
-/// warn_limited!(self.write_errors, "cannot write to {}: {e}", self.target);
-/// ```
-#[macro_export]
-macro_rules! warn_limited {
-    ($limit:expr, $($arg:tt)+) => {
-        if let Some(n) = $limit.hit() {
-            if n == 0 {
-                tracing::warn!($($arg)+);
-            } else {
-                tracing::warn!(repeated = n, $($arg)+);
-            }
-        }
-    };
 }
 
 #[cfg(test)]
