@@ -20,6 +20,7 @@ pub mod source;
 pub mod synth;
 pub mod track;
 pub mod tta;
+pub mod util;
 
 pub use edgepose_decoder as decoder;
 pub use edgepose_wire as wire;
