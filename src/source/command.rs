@@ -6,9 +6,9 @@
 //! program (argv, no shell, in its own process group), reads its stdout, cuts it into frames
 //! (JPEGs at their markers, raw frames by size) and keeps only the newest one for
 //! [`Source::next_frame`], which decodes it: stale frames are never decoded. When the program
-//! exits or stops writing for `stall_timeout_ms`, it is killed and restarted after a back-off;
-//! each failure surfaces once from `next_frame` with the last lines of the program's stderr
-//! (all of which go to the log at debug level). Dropping the source kills the process group,
+//! exits or stops writing for `stall_timeout_ms` (three times that for a run's first frame),
+//! it is killed and restarted after a back-off; each failure surfaces once from `next_frame`
+//! with the last lines of the program's stderr (all of which go to the log at debug level). Dropping the source kills the process group,
 //! reaps the program and waits at most [`SHUTDOWN_WAIT`] for the supervisor.
 
 use std::collections::VecDeque;
@@ -31,8 +31,11 @@ pub const DEFAULT_RESTART_INITIAL_MS: u64 = 250;
 /// Restart delay ceiling (delays double up to this; a frame resets them).
 pub const DEFAULT_RESTART_MAX_MS: u64 = 5_000;
 /// No frame for this long while the program runs counts as a stall: it is killed and
-/// restarted. Long enough for `rpicam-vid` to bring a sensor up (about 1 s).
+/// restarted. A run's first frame gets [`STARTUP_FACTOR`] times as long (`rpicam-vid` needs
+/// about 1 s to bring a sensor up, Argus a few).
 pub const DEFAULT_STALL_TIMEOUT_MS: u64 = 3_000;
+/// A run's first frame may take this many stall timeouts (program start-up).
+pub const STARTUP_FACTOR: u32 = 3;
 /// Largest accepted raw frame side (a bigger configured size is a typo, not a frame to allocate).
 const MAX_SIDE: u32 = 16_384;
 /// Bytes read from the program's stdout at a time.
@@ -174,6 +177,8 @@ struct State {
     child: Option<Child>,
     /// Last frame or program start, for the stall watchdog.
     last_activity: Option<Instant>,
+    /// Frames from the current run of the program.
+    run_frames: u64,
     /// The watchdog killed the program; its exit is not a second failure.
     stall_killed: bool,
     stop: bool,
@@ -292,7 +297,8 @@ impl CommandSource {
         self.shared.lock().stats
     }
 
-    /// Waits for the newest frame, a failure, or a stall.
+    /// Waits for the newest frame, a failure, or a stall; never longer than the stall
+    /// timeout, so the caller (and shutdown) is not held up by a program that is starting.
     fn wait_frame(&mut self) -> Result<RawFrame, SourceError> {
         let stall = self.spec.stall_timeout;
         let call_deadline = Instant::now() + stall;
@@ -305,39 +311,50 @@ impl CommandSource {
                 return Err(SourceError::Failed(msg));
             }
             let now = Instant::now();
-            let running = st.child.is_some();
-            let deadline = match st.last_activity {
-                Some(t) if running => (t + stall).min(call_deadline),
-                _ => call_deadline,
+            // A run's first frame gets STARTUP_FACTOR stall periods (a sensor to bring up, an
+            // RTSP session to set up and probe); later frames one.
+            let allowance = if st.run_frames == 0 {
+                stall * STARTUP_FACTOR
+            } else {
+                stall
             };
-            if now >= deadline {
-                let secs = stall.as_secs_f64();
+            let kill_at = match st.last_activity {
+                Some(t) if st.child.is_some() => Some(t + allowance),
+                _ => None,
+            };
+            if kill_at.is_some_and(|k| now >= k) {
+                let quiet = st
+                    .last_activity
+                    .map_or(allowance, |t| now.saturating_duration_since(t));
                 if let Some(child) = st.child.as_mut() {
                     kill(child);
-                    st.stall_killed = true;
-                    st.stats.stalls += 1;
-                    let detail = st.last_failure.clone().unwrap_or_default();
-                    self.shared.changed.notify_all();
-                    return Err(SourceError::Failed(format!(
-                        "{}: `{}` wrote no frame for {secs:.1} s; restarting it{}",
-                        self.spec.what,
-                        self.spec.program(),
-                        if detail.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (last failure: {detail})")
-                        }
-                    )));
                 }
-                let why = st
-                    .last_failure
-                    .clone()
-                    .unwrap_or_else(|| "the program is starting".into());
+                st.stall_killed = true;
+                st.stats.stalls += 1;
+                self.shared.changed.notify_all();
                 return Err(SourceError::Failed(format!(
-                    "{}: no frame for {secs:.1} s: {why}",
-                    self.spec.what
+                    "{}: `{}` wrote no frame for {:.1} s; restarting it",
+                    self.spec.what,
+                    self.spec.program(),
+                    quiet.as_secs_f64()
                 )));
             }
+            if now >= call_deadline {
+                let why = match (&st.child, &st.last_failure) {
+                    (Some(_), _) if st.run_frames == 0 => {
+                        format!("`{}` is starting", self.spec.program())
+                    }
+                    (Some(_), _) => format!("`{}` is running", self.spec.program()),
+                    (None, Some(f)) => f.clone(),
+                    (None, None) => "the program is not running".into(),
+                };
+                return Err(SourceError::Failed(format!(
+                    "{}: no frame for {:.1} s: {why}",
+                    self.spec.what,
+                    stall.as_secs_f64()
+                )));
+            }
+            let deadline = kill_at.map_or(call_deadline, |k| k.min(call_deadline));
             st = self
                 .shared
                 .changed
@@ -544,6 +561,7 @@ fn run_once(
         }
         st.child = Some(child);
         st.last_activity = Some(Instant::now());
+        st.run_frames = 0;
         st.stats.starts += 1;
     }
     tracing::debug!(argv = ?spec.argv, "{}: started", spec.what);
@@ -674,6 +692,7 @@ fn publish(shared: &Shared, framer: &mut Framer, totals: &mut RunTotals) {
     for data in ready {
         totals.frames += 1;
         st.stats.frames += 1;
+        st.run_frames += 1;
         st.last_activity = Some(Instant::now());
         if let Some(old) = st.latest.replace(RawFrame {
             data,
