@@ -11,9 +11,9 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::decode::FrameGeometry;
-use crate::detector::Detector;
 use crate::display::{Display, Status};
+use crate::infer::decode::FrameGeometry;
+use crate::infer::detector::Detector;
 use crate::pose::FramePoses;
 use crate::sink::Sink;
 use crate::source::{Frame, Source, SourceError};
@@ -318,7 +318,7 @@ impl Pipeline {
         )?;
         let mut detector = detector;
         if config.model.tta_flip.is_some() || config.model.tta_scales.is_some() {
-            let settings = crate::tta::TtaSettings::from_card(&detector.card)
+            let settings = crate::infer::tta::TtaSettings::from_card(&detector.card)
                 .with_overrides(config.model.tta_flip, config.model.tta_scales.as_deref());
             detector
                 .set_tta(&settings)

@@ -12,7 +12,7 @@ pub mod tract;
 
 use serde::Deserialize;
 
-use crate::model::{DType, ModelCard};
+use crate::infer::model::{DType, ModelCard};
 
 /// Mutable view of a backend's input buffer, in the element type the model card names.
 pub enum InputBuffer<'a> {
@@ -150,7 +150,7 @@ pub fn open(
 pub fn input_shape(card: &ModelCard, width: u32, height: u32) -> Vec<usize> {
     let (w, h) = (width as usize, height as usize);
     match card.input.layout {
-        crate::model::TensorLayout::Nchw => vec![1, 3, h, w],
+        crate::infer::model::TensorLayout::Nchw => vec![1, 3, h, w],
         _ => vec![1, h, w, 3],
     }
 }
