@@ -71,7 +71,20 @@ pub fn preflight(config: &Config) -> Vec<Problem> {
                 );
             }
         }
-        SourceConfig::Synthetic(_) => {}
+        SourceConfig::Command(c) => match c.command.first() {
+            None => problem("source.command", "is empty".into()),
+            Some(program) => {
+                if let Err(e) = crate::source::video::require_program(
+                    "command source",
+                    Path::new(program),
+                    "install it or give its full path",
+                ) {
+                    problem("source.command", e.to_string());
+                }
+            }
+        },
+        // A network stream is only known to work once it is probed (the daemon does that).
+        SourceConfig::Stream(_) | SourceConfig::Synthetic(_) => {}
     }
     if let Some(path) = config.sinks.jsonl.as_ref().and_then(|j| j.path.as_ref()) {
         if path.as_os_str() != "-" {
