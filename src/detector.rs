@@ -93,6 +93,27 @@ impl Detector {
         Ok(())
     }
 
+    /// A second detector for another worker thread: the weights are shared where the backend
+    /// allows it ([`Backend::fork`]), otherwise loaded again; pre-processing, test-time
+    /// augmentation buffers and decoder scratch are the new detector's own.
+    pub fn fork(&self) -> anyhow::Result<Detector> {
+        let (w, h) = self.preprocessor.input_size();
+        let backend = fork_backend(&*self.backend, &self.card, &self.backend_config, w, h)?;
+        let tta = match &self.tta {
+            Some(t) => Some(t.fork(&self.card, &self.backend_config)?),
+            None => None,
+        };
+        Ok(Detector {
+            card: self.card.clone(),
+            backend,
+            preprocessor: Preprocessor::new(&self.card, w, h),
+            decoder: decode::for_card(&self.card),
+            output_shape: self.output_shape.clone(),
+            tta,
+            backend_config: self.backend_config.clone(),
+        })
+    }
+
     /// Inference passes per frame (1 without test-time augmentation).
     pub fn passes(&self) -> usize {
         self.tta.as_ref().map_or(1, |t| t.passes())
@@ -156,6 +177,23 @@ impl Detector {
             decoder: decode::for_card(&self.card),
             output_shape: self.output_shape.clone(),
         }
+    }
+}
+
+/// `backend`'s weights shared with a new instance, or a second copy loaded when the runtime
+/// cannot share them.
+pub(crate) fn fork_backend(
+    backend: &dyn Backend,
+    card: &ModelCard,
+    config: &BackendConfig,
+    width: u32,
+    height: u32,
+) -> anyhow::Result<Box<dyn Backend>> {
+    use anyhow::Context as _;
+    match backend.fork() {
+        Some(b) => Ok(b?),
+        None => backend::open(card, config, width, height)
+            .with_context(|| format!("loading model '{}' again for another worker", card.id)),
     }
 }
 

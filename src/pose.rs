@@ -18,6 +18,19 @@ pub struct FramePoses {
     pub persons: Persons,
     /// What the decoder had to drop for this frame.
     pub stats: DecodeStats,
+    /// The named camera (`[sources.<name>]`) the frame came from; `None` for the single
+    /// `[source]`, whose outputs keep their single-camera form (no JSON `camera`, wire
+    /// version 1, MQTT topics without a camera level).
+    pub camera: Option<CameraId>,
+}
+
+/// A named camera of a multi-camera daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CameraId {
+    /// Position in the alphabetical order of the names (the wire frame's camera index).
+    pub index: u8,
+    /// The `<name>` of `[sources.<name>]`.
+    pub name: std::sync::Arc<str>,
 }
 
 /// JSON form of one person, shared by every JSON output (`decode`, `detect`, the JSON-lines

@@ -108,6 +108,12 @@ pub trait Backend: Send {
     fn input(&mut self) -> InputBuffer<'_>;
     /// Runs the network on the current input. The slice stays valid until the next call.
     fn run(&mut self) -> Result<&[f32], BackendError>;
+    /// Another instance for a second worker thread that shares this one's loaded, optimised
+    /// weights (its own input, output and run state). `None` when the runtime cannot share
+    /// them: the caller then loads another copy with [`open`].
+    fn fork(&self) -> Option<Result<Box<dyn Backend>, BackendError>> {
+        None
+    }
 }
 
 /// Loads the card's network into the configured backend at input size `width` x `height`.

@@ -8,12 +8,16 @@
 //!  "persons":[{"track_id":5,"score":0.87,"keypoints":[[320.25,110.5,0.93],null, ...]}]}
 //! ```
 //!
+//! Frames of a named camera (`[sources.<name>]`) also carry `"camera": "<name>"` and
+//! `"camera_index"` (the wire frame's camera index), and `version` 2; decoded wire frames of
+//! version 2 carry `camera_index` only (the wire has no names).
+//!
 //! `keypoints` always has 17 entries in COCO order; `null` marks an absent keypoint; present
 //! ones are `[x, y, score]` in source-image pixels with score in [0, 1].
 
 use super::{Sink, SinkError, SinkStats};
 use crate::pose::FramePoses;
-use edgepose_wire::{PoseFrame, NUM_KEYPOINTS, PROTOCOL_VERSION};
+use edgepose_wire::{PoseFrame, NUM_KEYPOINTS, PROTOCOL_VERSION, PROTOCOL_VERSION_V1};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -26,6 +30,12 @@ pub struct JsonFrame {
     /// Schema version; equals the wire protocol version.
     pub version: u8,
     pub device_id: u32,
+    /// The camera's name (`[sources.<name>]`); absent for the single `[source]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+    /// The camera's index (wire version 2); absent for the single `[source]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera_index: Option<u8>,
     pub seq: u64,
     pub timestamp_us: u64,
     pub width: u32,
@@ -48,8 +58,14 @@ impl JsonFrame {
     /// From the pipeline's frame, at full float precision.
     pub fn from_poses(frame: &FramePoses, device_id: u32) -> Self {
         JsonFrame {
-            version: PROTOCOL_VERSION,
+            version: if frame.camera.is_some() {
+                PROTOCOL_VERSION
+            } else {
+                PROTOCOL_VERSION_V1
+            },
             device_id,
+            camera: frame.camera.as_ref().map(|c| c.name.to_string()),
+            camera_index: frame.camera.as_ref().map(|c| c.index),
             seq: frame.seq,
             timestamp_us: frame.timestamp_us,
             width: frame.width,
@@ -76,6 +92,8 @@ impl JsonFrame {
         JsonFrame {
             version: frame.version,
             device_id: frame.device_id,
+            camera: None,
+            camera_index: (frame.version != PROTOCOL_VERSION_V1).then_some(frame.camera),
             seq: frame.seq,
             timestamp_us: frame.timestamp_us,
             width: u32::from(frame.width),
