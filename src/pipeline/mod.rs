@@ -49,7 +49,7 @@ const POLL: Duration = Duration::from_millis(50);
 const SUPERVISE_TICK: Duration = Duration::from_millis(20);
 /// After a stage failed, how long the others get to stop before the daemon exits anyway
 /// (the exit must come within 2 s for systemd to restart it promptly).
-const FAILURE_GRACE: Duration = Duration::from_millis(1200);
+const FAILURE_GRACE: Duration = Duration::from_millis(1000);
 /// On a normal stop, how long the stages get to finish; the output thread closes the sinks,
 /// which may wait for a flush (MQTT: 2 s flush + 3 s close at most).
 const STOP_GRACE: Duration = Duration::from_secs(6);
