@@ -4,7 +4,7 @@
 //! journal); the unit has what the packaging promises and passes `systemd-analyze verify`.
 
 use edgepose::config::Config;
-use edgepose::model::ModelCard;
+use edgepose::infer::model::ModelCard;
 use edgepose::source::SourceConfig;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -251,7 +251,7 @@ fn deb_metadata_assets_exist() {
         .join("boards/systemd/edgepose.sysusers")
         .is_file());
     // Models go where the model loader searches.
-    assert!(edgepose::model::MODEL_SEARCH_DIRS.contains(&"/usr/share/edgepose/models"));
+    assert!(edgepose::infer::model::MODEL_SEARCH_DIRS.contains(&"/usr/share/edgepose/models"));
     assert!(destinations
         .iter()
         .any(|d| d == "usr/share/edgepose/models/"));

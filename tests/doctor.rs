@@ -24,7 +24,7 @@ fn reports_build_backends_and_models() {
     assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
     assert!(text.contains("tract-cpu: available"), "{text}");
     assert!(text.contains("ort:"), "{text}");
-    for card in edgepose::model::cards_in(std::path::Path::new(concat!(
+    for card in edgepose::infer::model::cards_in(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/models"
     ))) {

@@ -4,7 +4,8 @@
 
 mod sink_support;
 
-use edgepose::sink::{encode_wire, to_wire, JsonFrame};
+use edgepose::pose::JsonFrame;
+use edgepose::sink::{encode_wire, to_wire};
 use sink_support::{have_program, require, sample_poses};
 use std::process::Command;
 

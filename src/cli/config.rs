@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::{Config, DEFAULT_TOML};
+use edgepose::config::{Config, DEFAULT_TOML};
 
 /// Arguments of `edgepose config`.
 #[derive(clap::Args, Debug)]

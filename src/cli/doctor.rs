@@ -7,7 +7,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::{self, ModelCard};
+use edgepose::infer::model::{self, ModelCard};
 
 /// Arguments of `edgepose doctor`.
 #[derive(clap::Args, Debug)]
@@ -96,22 +96,22 @@ fn camera_caps(_path: &Path) -> String {
     " (build with --features v4l2 for capabilities)".into()
 }
 
-fn backends(config: &crate::backend::BackendConfig) {
+fn backends(config: &edgepose::infer::backend::BackendConfig) {
     println!("backends:");
     println!("  tract-cpu: available");
     #[cfg(feature = "tract-cuda")]
-    match crate::backend::cuda::cuda_status() {
+    match edgepose::infer::backend::cuda::cuda_status() {
         Ok(()) => println!("  tract-gpu: CUDA runtime usable"),
         Err(e) => println!("  tract-gpu: CUDA not usable ({e}); runs on the CPU"),
     }
     #[cfg(not(feature = "tract-cuda"))]
     println!("  tract-gpu: not built (cargo feature `tract-cuda`)");
     #[cfg(feature = "ort")]
-    match crate::backend::ort::load_library(config.ort_library.as_deref()) {
+    match edgepose::infer::backend::ort::load_library(config.ort_library.as_deref()) {
         Ok((path, version)) => println!(
             "  ort: onnxruntime {version} from {}; providers: {}",
             path.display(),
-            crate::backend::ort::available_providers().join(", ")
+            edgepose::infer::backend::ort::available_providers().join(", ")
         ),
         Err(e) => println!("  ort: not usable: {e}"),
     }
@@ -161,7 +161,7 @@ fn models(extra: Option<&Path>) -> usize {
 }
 
 fn broker(url: &str) {
-    let addr = match crate::sink::mqtt::parse_broker_url(url) {
+    let addr = match edgepose::sink::mqtt::parse_broker_url(url) {
         Ok(a) => a,
         Err(e) => {
             println!("mqtt: {e}");
@@ -189,7 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         features().join(", ")
     );
     let config = match &args.config {
-        Some(p) => Some(crate::config::Config::load(Some(p), &[])?),
+        Some(p) => Some(edgepose::config::Config::load(Some(p), &[])?),
         None => None,
     };
     let backend = config

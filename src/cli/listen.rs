@@ -1,13 +1,13 @@
 //! `edgepose listen`: receive wire frames (serial or MQTT), print them as JSON lines.
 //!
 //! The robot-side view of the stream, for checking a link: frames go to stdout (schema in
-//! [`crate::sink::jsonl`]); decoder counters (frames, CRC errors, other errors, dropped bytes)
+//! [`edgepose::sink::jsonl`]); decoder counters (frames, CRC errors, other errors, dropped bytes)
 //! go to stderr every `--stats-interval` seconds and at exit.
 
-use crate::sink::jsonl::JsonFrame;
-use crate::sink::mqtt::{parse_broker_url, MqttTlsConfig};
-use crate::sink::SerialConfig;
 use anyhow::{bail, Context, Result};
+use edgepose::pose::JsonFrame;
+use edgepose::sink::mqtt::{parse_broker_url, MqttTlsConfig};
+use edgepose::sink::SerialConfig;
 use edgepose_wire::{DecodeError, PoseFrame, StreamDecoder};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::config::Config;
-use crate::pipeline::{serve_metrics, stats::sinks_line, Control, Pipeline, RunEnd};
+use edgepose::config::Config;
+use edgepose::pipeline::{serve_metrics, stats::sinks_line, Control, Pipeline, RunEnd};
 
 /// Arguments of `edgepose run`.
 #[derive(clap::Args, Debug, Default)]

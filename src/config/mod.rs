@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::backend::BackendConfig;
 use crate::display::DisplayConfig;
+use crate::infer::backend::BackendConfig;
 use crate::sink::{JsonlConfig, MqttConfig, SerialConfig};
 use crate::source::SourceConfig;
 use crate::track::TrackerConfig;
+use crate::util::Size;
 
 /// The complete, commented default configuration.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -75,11 +76,11 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     /// The requested input size, `None` for the card's default.
-    pub fn input_size(&self) -> Result<Option<(u32, u32)>, String> {
+    pub fn input_size(&self) -> Result<Option<Size>, String> {
         if self.input_size.trim().is_empty() {
             return Ok(None);
         }
-        crate::cli::detect::parse_size(&self.input_size).map(Some)
+        Size::parse(&self.input_size).map(Some)
     }
 
     /// Inference workers to start: `workers`, or for 0 the cores left after giving each
@@ -433,7 +434,7 @@ mod tests {
     #[test]
     fn the_documented_default_parses_and_matches_component_defaults() {
         let c = Config::default();
-        assert_eq!(c.model.name, crate::model::DEFAULT_MODEL);
+        assert_eq!(c.model.name, crate::infer::model::DEFAULT_MODEL);
         assert_eq!(c.tracker, TrackerConfig::default());
         assert_eq!(
             c.source,

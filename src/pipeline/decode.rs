@@ -10,7 +10,7 @@ use super::slot::{Latest, Take};
 use super::stats::{record, Stats};
 use super::supervise::{Beat, Fault};
 use super::{Decoded, RawOutput, POLL};
-use crate::detector::DecodeStage;
+use crate::infer::detector::DecodeStage;
 use crate::pose::{CameraId, FramePoses};
 
 pub(super) struct Decode {

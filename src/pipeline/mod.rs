@@ -14,25 +14,25 @@
 //!   the exit summary and the Prometheus text.
 //! - [`supervise`]: stages run under `catch_unwind` with their names; a panicking or stuck
 //!   stage stops the daemon with an error; the systemd watchdog is pinged only while frames flow.
-//! - one file per stage thread: [`capture`], [`infer`], [`decode`], [`output`].
+//! - one file per stage thread: [`capture`], [`worker`], [`decode`], [`output`].
 
 mod capture;
 mod decode;
-mod infer;
 mod output;
 pub mod pool;
 pub mod slot;
 pub mod stats;
 pub mod supervise;
+mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::{CameraConfig, Config};
-use crate::decode::FrameGeometry;
-use crate::detector::Detector;
 use crate::display::Display;
+use crate::infer::decode::FrameGeometry;
+use crate::infer::detector::Detector;
 use crate::pose::{CameraId, FramePoses};
 use crate::sink::Sink;
 use crate::source::{Frame, Source};
@@ -174,7 +174,7 @@ impl Pipeline {
             config.model.input_size().map_err(anyhow::Error::msg)?,
         )?;
         if config.model.tta_flip.is_some() || config.model.tta_scales.is_some() {
-            let settings = crate::tta::TtaSettings::from_card(&detector.card)
+            let settings = crate::infer::tta::TtaSettings::from_card(&detector.card)
                 .with_overrides(config.model.tta_flip, config.model.tta_scales.as_deref());
             detector
                 .set_tta(&settings)
@@ -428,7 +428,7 @@ impl Pipeline {
             } else {
                 format!("infer-{i}")
             };
-            let worker = infer::Worker {
+            let worker = worker::Worker {
                 name: name.clone(),
                 detector,
                 frames: Arc::clone(sh.frames),

@@ -18,7 +18,7 @@ use crate::pose::FramePoses;
 use edgepose_wire::{PoseFrame, WireKeypoint, WirePerson, MAX_ENCODED_LEN, MAX_WIRE_PERSONS};
 use std::time::Duration;
 
-pub use jsonl::{JsonFrame, JsonlConfig, JsonlSink};
+pub use jsonl::{JsonlConfig, JsonlSink};
 pub use mqtt::{MqttConfig, MqttSink};
 pub use serial::{SerialConfig, SerialSink};
 

@@ -17,10 +17,11 @@
 //! and counted). A publisher thread hands queued frames to rumqttc while connected; a
 //! connection thread drives rumqttc's event loop and reconnects with exponential backoff.
 
-use super::jsonl::JsonFrame;
-use super::queue::{Backoff, DropOldestQueue};
+use super::queue::DropOldestQueue;
 use super::{encode_wire, Sink, SinkError, SinkStats};
 use crate::pose::FramePoses;
+use crate::pose::JsonFrame;
+use crate::util::Backoff;
 use rumqttc::{Client, Connection, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
 use serde::Deserialize;
 use std::path::PathBuf;

@@ -6,9 +6,10 @@
 //! timed-out (possibly partial) write it first sends a lone 0x00 so the receiver's decoder
 //! resynchronises at once.
 
-use super::queue::{Backoff, DropOldestQueue};
+use super::queue::DropOldestQueue;
 use super::{encode_wire, Sink, SinkError, SinkStats};
 use crate::pose::FramePoses;
+use crate::util::Backoff;
 use serde::Deserialize;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

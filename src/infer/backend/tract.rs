@@ -8,7 +8,7 @@ use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 
 use super::{input_shape, Backend, BackendError, InputBuffer};
-use crate::model::{DType, ModelCard};
+use crate::infer::model::{DType, ModelCard};
 
 pub struct TractBackend {
     name: String,

@@ -11,7 +11,7 @@ use super::slot::{Latest, Take, Taken};
 use super::stats::{record, Stats};
 use super::supervise::{Beat, Fault};
 use super::{Captured, RawOutput, POLL};
-use crate::detector::Detector;
+use crate::infer::detector::Detector;
 
 pub(super) struct Worker {
     pub name: String,

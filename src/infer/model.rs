@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::util::Size;
+
 /// Directories searched for `<name>.toml` when a model is given by name, after `$EDGEPOSE_MODEL_DIR`.
 pub const MODEL_SEARCH_DIRS: &[&str] = &["models", "/usr/share/edgepose/models"];
 
@@ -50,9 +52,6 @@ pub enum Family {
     /// in tract (`models/tools/movenet_heads.py`).
     #[serde(rename = "movenet-heads")]
     MovenetHeads,
-    /// SMPR: per-FPN-level person logits, keypoint offsets and OKS rescoring (one output per
-    /// map, named by `[[output.levels]]`).
-    Smpr,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -105,35 +104,14 @@ pub struct InputCard {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputCard {
-    /// The output tensor (empty for multi-output families, which name theirs in `levels`).
-    #[serde(default)]
+    /// The output tensor.
     pub name: String,
     pub layout: TensorLayout,
     /// Input pixels per output cell.
     pub stride: u32,
     /// Input pixel of output cell c = stride · c + offset.
     pub offset: f32,
-    /// SMPR: the FPN levels, finest first (`[[output.levels]]`); empty for other families.
-    #[serde(default)]
-    pub levels: Vec<OutputLevelCard>,
 }
-
-/// One SMPR FPN level: the names of its three outputs and its stride.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct OutputLevelCard {
-    /// Person logit output (1 channel).
-    pub cls: String,
-    /// Refined keypoint offsets output (34 channels, already × stride).
-    pub offsets: String,
-    /// Predicted-OKS logit output (1 channel).
-    pub rescore: String,
-    /// Input pixels per cell of this level.
-    pub stride: u32,
-}
-
-/// SMPR is defined on the five FPN levels P3..P7.
-pub const SMPR_NUM_LEVELS: usize = 5;
 
 /// Test-time augmentation of a heatmap model (`[tta]`): off unless the card or the
 /// configuration asks, because every extra pass costs a full inference.
@@ -260,8 +238,12 @@ impl ModelCard {
 
     /// Chooses the network input size: the card's default unless `requested` is given; dynamic
     /// graphs round the request up to `multiple_of`, static graphs refuse another size.
-    pub fn input_size(&self, requested: Option<(u32, u32)>) -> Result<(u32, u32), String> {
-        let Some((w, h)) = requested else {
+    pub fn input_size(&self, requested: Option<Size>) -> Result<(u32, u32), String> {
+        let Some(Size {
+            width: w,
+            height: h,
+        }) = requested
+        else {
             return Ok((self.input.width, self.input.height));
         };
         if w == 0 || h == 0 {
@@ -306,7 +288,9 @@ impl ModelCard {
                 self.output.layout, self.family
             ));
         }
-        self.validate_levels()?;
+        if self.output.name.trim().is_empty() {
+            return Err("`output.name` is empty".into());
+        }
         if (self.tta.flip || self.tta.scales.iter().any(|&s| s != 1.0))
             && !matches!(self.family, Family::Simplepose | Family::Paf)
         {
@@ -315,56 +299,9 @@ impl ModelCard {
                 self.family
             ));
         }
-        crate::tta::validate_scales(&self.tta.scales)?;
+        validate_scales(&self.tta.scales)?;
         if self.sha256.len() != 64 || !self.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err("`sha256` must be 64 hex digits".into());
-        }
-        Ok(())
-    }
-}
-
-impl ModelCard {
-    /// SMPR cards name five levels with distinct, increasing strides; other families none.
-    fn validate_levels(&self) -> Result<(), String> {
-        let levels = &self.output.levels;
-        if self.family != Family::Smpr {
-            if !levels.is_empty() {
-                return Err(format!(
-                    "`output.levels` is only for family smpr, not {:?}",
-                    self.family
-                ));
-            }
-            if self.output.name.trim().is_empty() {
-                return Err("`output.name` is empty".into());
-            }
-            return Ok(());
-        }
-        if levels.len() != SMPR_NUM_LEVELS {
-            return Err(format!(
-                "family smpr needs {SMPR_NUM_LEVELS} `[[output.levels]]`, got {}",
-                levels.len()
-            ));
-        }
-        for (i, l) in levels.iter().enumerate() {
-            if l.stride == 0 {
-                return Err(format!("`output.levels[{i}].stride` must be > 0"));
-            }
-            if i > 0 && l.stride <= levels[i - 1].stride {
-                return Err(format!(
-                    "`output.levels` strides must increase (level {i}: {} after {})",
-                    l.stride,
-                    levels[i - 1].stride
-                ));
-            }
-            for (what, name) in [
-                ("cls", &l.cls),
-                ("offsets", &l.offsets),
-                ("rescore", &l.rescore),
-            ] {
-                if name.trim().is_empty() {
-                    return Err(format!("`output.levels[{i}].{what}` is empty"));
-                }
-            }
         }
         Ok(())
     }
@@ -445,4 +382,38 @@ pub fn cards_in(dir: &Path) -> Vec<Result<ModelCard, ModelError>> {
         _ => std::cmp::Ordering::Equal,
     });
     out
+}
+
+/// Smallest accepted TTA scale: below this the person is a few output cells tall.
+pub const MIN_SCALE: f32 = 0.25;
+/// Largest accepted TTA scale: inference cost grows with its square.
+pub const MAX_SCALE: f32 = 3.0;
+/// Most scales per model (each one is a full inference, twice with flip).
+pub const MAX_SCALES: usize = 4;
+
+/// Checks a scale list: 1.0 (the base grid) included, each within
+/// [`MIN_SCALE`]..=[`MAX_SCALE`], no duplicates, at most [`MAX_SCALES`].
+pub fn validate_scales(scales: &[f32]) -> Result<(), String> {
+    if scales.len() > MAX_SCALES {
+        return Err(format!(
+            "`tta.scales` holds {} scales, at most {MAX_SCALES} are allowed",
+            scales.len()
+        ));
+    }
+    if !scales.contains(&1.0) {
+        return Err(format!(
+            "`tta.scales` {scales:?} must include 1.0 (the base pass whose grid the others are averaged on)"
+        ));
+    }
+    for (i, &s) in scales.iter().enumerate() {
+        if !(s.is_finite() && (MIN_SCALE..=MAX_SCALE).contains(&s)) {
+            return Err(format!(
+                "`tta.scales` value {s} is outside {MIN_SCALE}..={MAX_SCALE}"
+            ));
+        }
+        if scales[..i].contains(&s) {
+            return Err(format!("`tta.scales` lists {s} twice"));
+        }
+    }
+    Ok(())
 }
