@@ -314,6 +314,18 @@ impl Config {
                 }
             }
         }
+        if let SourceConfig::Command(c) = &self.source {
+            if c.command.is_empty() {
+                return Err(invalid(
+                    "source.command",
+                    "must name the program and its arguments".into(),
+                ));
+            }
+            c.size().map_err(|m| invalid("source.width", m))?;
+        }
+        if let SourceConfig::Stream(c) = &self.source {
+            c.validate().map_err(|m| invalid("source.url", m))?;
+        }
         if let Some(serial) = &self.sinks.serial {
             if serial.device.trim().is_empty() {
                 return Err(invalid(

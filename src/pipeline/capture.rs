@@ -34,19 +34,25 @@ impl Capture {
         let live = self.source.is_live();
         let mut rate = FpsMeter::default();
         let mut delivered = 0u64;
+        // Busy (for the supervisor's stall check) from the first request after a delivered
+        // frame until the next one: errors and bad frames in between do not count as frames.
+        let mut asking = false;
         while !self.halt.load(Ordering::Relaxed) {
             if !live && !self.frames.wait_empty(self.key, POLL) {
                 continue;
             }
-            beat.busy(self.epoch);
+            if !asking {
+                beat.busy(self.epoch);
+                asking = true;
+            }
             if self.key == 0 {
                 injected_stall(&mut self.fault, &self.halt, delivered);
             }
             let t = Instant::now();
-            let next = self.source.next_frame();
-            beat.idle();
-            match next {
+            match self.source.next_frame() {
                 Ok(Some(frame)) => {
+                    beat.idle();
+                    asking = false;
                     if delivered == 0 {
                         self.fault.maybe_panic(&self.name);
                     }
@@ -79,6 +85,7 @@ impl Capture {
                 }
             }
         }
+        beat.idle();
         self.frames.close(self.key);
     }
 }
