@@ -157,8 +157,8 @@ fn a_full_disk_is_counted_and_logged_without_a_flood() {
         .count();
     assert_eq!(warnings, 1, "8 failed writes, one warning line:\n{err}");
     assert!(
-        err.contains("sink 8"),
-        "the stats count the 8 errors:\n{err}"
+        err.contains("jsonl:/dev/full sent 0 dropped 0 errors 8 refused 8"),
+        "the exit summary counts the 8 write errors (each a refused send):\n{err}"
     );
 }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -22,6 +23,16 @@ use crate::util::Size;
 
 /// The complete, commented default configuration.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// Most named cameras (`[sources.<name>]`) one daemon runs; each costs a capture, a decode
+/// thread and its tracker, and the wire frame's camera index is one byte.
+pub const MAX_CAMERAS: usize = 16;
+/// Most inference workers (`model.workers`): more than a board's cores only adds memory.
+pub const MAX_WORKERS: usize = 64;
+/// Longest camera name: it becomes an MQTT topic level and a metrics label.
+pub const MAX_CAMERA_NAME_LEN: usize = 32;
+/// `frame_timeout_ms` when a source table leaves it out (v4l2's own default too).
+pub const DEFAULT_FRAME_TIMEOUT_MS: u64 = 2000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -58,6 +69,8 @@ pub struct ModelConfig {
     pub name: String,
     /// "WxH" or "" for the card's default.
     pub input_size: String,
+    /// Inference workers sharing the loaded model (0 = one per `backend.threads` cores).
+    pub workers: usize,
     pub backend: BackendConfig,
     /// Test-time flip, overriding the model card's `[tta] flip` (absent: the card's).
     #[serde(default)]
@@ -75,6 +88,27 @@ impl ModelConfig {
         }
         Size::parse(&self.input_size).map(Some)
     }
+
+    /// Inference workers to start: `workers`, or for 0 the cores left after giving each
+    /// worker `backend.threads` of them (at least 1).
+    pub fn workers(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.backend.threads.max(1)).clamp(1, MAX_WORKERS)
+    }
+}
+
+/// One camera of the daemon: the single `[source]` (no name) or a `[sources.<name>]` table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CameraConfig {
+    /// `None` for the single `[source]`.
+    pub name: Option<String>,
+    pub source: SourceConfig,
+    /// A source asked for a frame that delivers nothing for this long counts as stalled
+    /// (`frame_timeout_ms`, any kind; zero = never).
+    pub frame_timeout: Duration,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -89,7 +123,16 @@ pub struct SinksConfig {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub daemon: DaemonConfig,
+    /// The single camera; unused when `sources` names cameras.
     pub source: SourceConfig,
+    /// Named cameras (`[sources.front]`, `[sources.rear]`), in the alphabetical order of their
+    /// names (which gives their wire camera index).
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// `frame_timeout_ms` of each source table (key "" for `[source]`), taken out before
+    /// the kind-specific tables are read.
+    #[serde(skip)]
+    pub frame_timeouts_ms: BTreeMap<String, u64>,
     pub model: ModelConfig,
     pub tracker: TrackerConfig,
     #[serde(default)]
@@ -133,6 +176,14 @@ impl Config {
         let mut base: toml::Table = toml::from_str(DEFAULT_TOML).map_err(parse_err)?;
         let mut user: toml::Table = toml::from_str(text).map_err(parse_err)?;
         let mut origins = Origins::of_file(text, origin);
+        if user.contains_key("source") && user.contains_key("sources") {
+            return Err(ConfigError::Invalid {
+                origin: origin.to_owned(),
+                key: "sources".into(),
+                message: "use either one [source] or named [sources.<name>] tables, not both"
+                    .into(),
+            });
+        }
         // The sinks a file lists are the sinks it gets: a file with a [sinks] table replaces
         // the default's (which prints JSON lines to stdout) instead of adding to it.
         if let Some(sinks) = user.remove("sinks") {
@@ -148,16 +199,51 @@ impl Config {
         for arg in kinds.into_iter().chain(others) {
             apply_override(&mut base, arg, &mut origins)?;
         }
+        let frame_timeouts_ms =
+            take_frame_timeouts(&mut base).map_err(|(key, message)| ConfigError::Invalid {
+                origin: origins.of(&key),
+                key,
+                message,
+            })?;
         // Deserialise from text, not from the table: errors then carry a position, which
         // names the key and, through `origins`, where its value came from.
         let merged = toml::to_string(&base).map_err(|e| ConfigError::Parse {
             origin: origin.to_owned(),
             message: e.to_string(),
         })?;
-        let config: Config =
+        let mut config: Config =
             toml::from_str(&merged).map_err(|e| origins.explain(&base, &merged, &e))?;
+        config.frame_timeouts_ms = frame_timeouts_ms;
         config.validate(&origins)?;
         Ok(config)
+    }
+
+    /// The cameras to run: the named `[sources.<name>]` in name order, else the single
+    /// `[source]`.
+    pub fn cameras(&self) -> Vec<CameraConfig> {
+        let timeout = |key: &str| {
+            Duration::from_millis(
+                self.frame_timeouts_ms
+                    .get(key)
+                    .copied()
+                    .unwrap_or(DEFAULT_FRAME_TIMEOUT_MS),
+            )
+        };
+        if self.sources.is_empty() {
+            return vec![CameraConfig {
+                name: None,
+                source: self.source.clone(),
+                frame_timeout: timeout(""),
+            }];
+        }
+        self.sources
+            .iter()
+            .map(|(name, source)| CameraConfig {
+                name: Some(name.clone()),
+                source: source.clone(),
+                frame_timeout: timeout(name),
+            })
+            .collect()
     }
 
     fn validate(&self, origins: &Origins) -> Result<(), ConfigError> {
@@ -172,6 +258,34 @@ impl Config {
         self.model
             .input_size()
             .map_err(|m| invalid("model.input_size", m))?;
+        if self.model.workers > MAX_WORKERS {
+            return Err(invalid(
+                "model.workers",
+                format!("at most {MAX_WORKERS} (0 = one per backend.threads cores)"),
+            ));
+        }
+        if self.sources.len() > MAX_CAMERAS {
+            return Err(invalid(
+                "sources",
+                format!("at most {MAX_CAMERAS} named cameras"),
+            ));
+        }
+        for name in self.sources.keys() {
+            let ok = !name.is_empty()
+                && name.len() <= MAX_CAMERA_NAME_LEN
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                return Err(invalid(
+                    &format!("sources.{name}"),
+                    format!(
+                        "a camera name is 1 to {MAX_CAMERA_NAME_LEN} letters, digits, '_' or \
+                         '-' (it becomes an MQTT topic level)"
+                    ),
+                ));
+            }
+        }
         if self.model.backend.threads == 0 {
             return Err(invalid(
                 "model.backend.threads",
@@ -199,15 +313,21 @@ impl Config {
         self.tracker
             .validate()
             .map_err(|e| invalid("tracker", e.to_string()))?;
-        if let SourceConfig::Synthetic(s) = &self.source {
-            if s.width == 0 || s.height == 0 {
-                return Err(invalid(
-                    "source.width",
-                    "width and height must be > 0".into(),
-                ));
-            }
-            if !(s.fps.is_finite() && s.fps > 0.0) {
-                return Err(invalid("source.fps", "must be > 0".into()));
+        for camera in self.cameras() {
+            let table = camera
+                .name
+                .as_ref()
+                .map_or("source".to_owned(), |n| format!("sources.{n}"));
+            if let SourceConfig::Synthetic(s) = &camera.source {
+                if s.width == 0 || s.height == 0 {
+                    return Err(invalid(
+                        &format!("{table}.width"),
+                        "width and height must be > 0".into(),
+                    ));
+                }
+                if !(s.fps.is_finite() && s.fps > 0.0) {
+                    return Err(invalid(&format!("{table}.fps"), "must be > 0".into()));
+                }
             }
         }
         if let SourceConfig::Command(c) = &self.source {
@@ -239,6 +359,46 @@ impl Config {
             .map_err(|e| invalid("display", e.to_string()))?;
         Ok(())
     }
+}
+
+/// Takes `frame_timeout_ms` out of `[source]` and every `[sources.<name>]` (key "" and
+/// `<name>`): it applies to every kind, but only V4L2's table has the field itself (there it
+/// stays, so the camera's own read timeout is the same value). Errors name the key.
+fn take_frame_timeouts(base: &mut toml::Table) -> Result<BTreeMap<String, u64>, (String, String)> {
+    const KEY: &str = "frame_timeout_ms";
+    let mut out = BTreeMap::new();
+    let mut take = |table: &mut toml::Table, name: &str, path: String| {
+        let is_v4l2 = table.get("kind").and_then(|k| k.as_str()) == Some("v4l2");
+        let value = if is_v4l2 {
+            table.get(KEY).cloned()
+        } else {
+            table.remove(KEY)
+        };
+        if let Some(v) = value {
+            let ms = v
+                .as_integer()
+                .and_then(|i| u64::try_from(i).ok())
+                .ok_or_else(|| {
+                    (
+                        path,
+                        "must be a whole number of milliseconds ≥ 0".to_owned(),
+                    )
+                })?;
+            out.insert(name.to_owned(), ms);
+        }
+        Ok::<(), (String, String)>(())
+    };
+    if let Some(toml::Value::Table(t)) = base.get_mut("source") {
+        take(t, "", format!("source.{KEY}"))?;
+    }
+    if let Some(toml::Value::Table(sources)) = base.get_mut("sources") {
+        for (name, t) in sources.iter_mut() {
+            if let toml::Value::Table(t) = t {
+                take(t, name, format!("sources.{name}.{KEY}"))?;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Deep-merges `over` into `base`: tables merge key by key. A table with a different `kind`
@@ -356,18 +516,29 @@ impl Origins {
 fn field_of_kind_table(base: &toml::Table, table: &str) -> Option<(String, String)> {
     use crate::display;
     use crate::source;
-    let t = base.get(table)?.as_table()?;
+    let mut t = base;
+    for part in table.split('.') {
+        t = t.get(part)?.as_table()?;
+    }
     let kind = t.get("kind")?.as_str()?;
+    // `[sources.<name>]` tables are sources too.
+    let group = if table.starts_with("sources.") {
+        "source"
+    } else {
+        table
+    };
     let mut fields = t.clone();
     fields.remove("kind");
     let text = toml::to_string(&fields).ok()?;
-    let err = match (table, kind) {
+    let err = match (group, kind) {
         ("source", "images") => toml::from_str::<source::images::ImagesConfig>(&text).err(),
         ("source", "video") => toml::from_str::<source::video::VideoConfig>(&text).err(),
         ("source", "synthetic") => {
             toml::from_str::<source::synthetic::SyntheticConfig>(&text).err()
         }
         ("source", "v4l2") => toml::from_str::<source::v4l2_config::V4l2Config>(&text).err(),
+        ("source", "command") => toml::from_str::<source::command::CommandConfig>(&text).err(),
+        ("source", "stream") => toml::from_str::<source::stream::StreamConfig>(&text).err(),
         ("display", "png") => toml::from_str::<display::PngConfig>(&text).err(),
         ("display", "ssd1306") => toml::from_str::<display::Ssd1306Config>(&text).err(),
         ("display", "st7789") => toml::from_str::<display::St7789Config>(&text).err(),

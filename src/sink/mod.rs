@@ -108,7 +108,8 @@ pub trait Sink: Send {
     fn describe(&self) -> String;
 }
 
-/// Converts one frame of poses into a wire frame for `device_id`.
+/// Converts one frame of poses into a wire frame for `device_id`: protocol version 2 with the
+/// camera index for a named camera, version 1 (readable by every receiver) otherwise.
 ///
 /// At most [`MAX_WIRE_PERSONS`] persons fit: the highest-scoring ones are kept (in their
 /// original order). Image sizes above 65535 px saturate (the wire carries u16).
@@ -121,6 +122,10 @@ pub fn to_wire(frame: &FramePoses, device_id: u32) -> PoseFrame {
         saturate_u16(frame.height),
         frame.model_id,
     );
+    match &frame.camera {
+        Some(c) => wire.camera = c.index,
+        None => wire.version = edgepose_wire::PROTOCOL_VERSION_V1,
+    }
     let persons = &frame.persons;
     let keep: Vec<usize> = if persons.len() <= MAX_WIRE_PERSONS {
         (0..persons.len()).collect()

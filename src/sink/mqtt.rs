@@ -7,6 +7,9 @@
 //!   bridge can forward payloads to a UART verbatim;
 //! - `edgepose/<device>/poses/json` (when `json = true`): the frame as one JSON object
 //!   (schema in [`super::jsonl`]);
+//! - a multi-camera daemon (`[sources.<name>]`) publishes each named camera's frames on
+//!   `edgepose/<device>/<camera>/poses` and `edgepose/<device>/<camera>/poses/json` instead
+//!   (wire protocol version 2, which carries the camera index); one `status` topic per device;
 //! - `edgepose/<device>/status`: retained `online` after every (re)connect, retained `offline`
 //!   on a clean close and, as the Last Will, when the daemon dies or loses the network.
 //!
@@ -197,6 +200,22 @@ impl MqttConfig {
         format!("edgepose/{}/poses/json", self.device)
     }
 
+    /// `edgepose/<device>/<camera>/poses` for a named camera, else [`Self::poses_topic`].
+    pub fn camera_poses_topic(&self, camera: Option<&str>) -> String {
+        match camera {
+            Some(c) => format!("edgepose/{}/{c}/poses", self.device),
+            None => self.poses_topic(),
+        }
+    }
+
+    /// `edgepose/<device>/<camera>/poses/json` for a named camera, else [`Self::json_topic`].
+    pub fn camera_json_topic(&self, camera: Option<&str>) -> String {
+        match camera {
+            Some(c) => format!("edgepose/{}/{c}/poses/json", self.device),
+            None => self.json_topic(),
+        }
+    }
+
     /// `edgepose/<device>/status`.
     pub fn status_topic(&self) -> String {
         format!("edgepose/{}/status", self.device)
@@ -380,6 +399,8 @@ impl MqttTlsConfig {
 struct Queued {
     wire: Vec<u8>,
     json: Option<Vec<u8>>,
+    /// The named camera the frame came from (its own topics), `None` for the single source.
+    camera: Option<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -435,6 +456,7 @@ impl MqttSink {
         let conn_worker = spawn("sink-mqtt-conn", move || conn.run())?;
         let publisher = Publisher {
             client: client.clone(),
+            config: config.clone(),
             poses_topic: config.poses_topic(),
             json_topic: config.json_topic(),
             qos,
@@ -487,7 +509,8 @@ impl Sink for MqttSink {
         } else {
             None
         };
-        if self.queue.push(Queued { wire, json }) {
+        let camera = frame.camera.as_ref().map(|c| Arc::clone(&c.name));
+        if self.queue.push(Queued { wire, json, camera }) {
             Ok(())
         } else {
             Err(SinkError::Closed)
@@ -648,6 +671,8 @@ impl ConnectionLoop {
 /// Moves frames from the queue into rumqttc while connected.
 struct Publisher {
     client: Client,
+    /// For the topics of named cameras.
+    config: MqttConfig,
     poses_topic: String,
     json_topic: String,
     qos: QoS,
@@ -676,11 +701,15 @@ impl Publisher {
 
     /// Publishes the JSON twin of a frame that just went out. The request channel is small,
     /// so it may be full for a moment: wait for room while connected rather than lose it.
-    fn publish_json(&self, mut json: Vec<u8>) {
+    fn publish_json(&self, mut json: Vec<u8>, camera: Option<&str>) {
+        let topic = match camera {
+            Some(_) => self.config.camera_json_topic(camera),
+            None => self.json_topic.clone(),
+        };
         loop {
             match self
                 .client
-                .try_publish(self.json_topic.clone(), self.qos, false, json)
+                .try_publish(topic.clone(), self.qos, false, json)
             {
                 Ok(()) => return,
                 // The refused request carries the payload back: no copy on the common path.
@@ -712,27 +741,28 @@ impl Publisher {
                 }
                 continue;
             };
-            let poses_topic = self.poses_topic.clone();
-            let json_topic = self.json_topic.clone();
+            let topic = match item.camera.as_deref() {
+                Some(c) => self.config.camera_poses_topic(Some(c)),
+                None => self.poses_topic.clone(),
+            };
             if let Some(json) = &item.json {
+                let json_topic = self.config.camera_json_topic(item.camera.as_deref());
                 if !self.fits(&json_topic, json.len()) {
                     item.json = None;
                 }
             }
-            if !self.fits(&poses_topic, item.wire.len()) {
+            if !self.fits(&topic, item.wire.len()) {
                 self.queue.done();
                 continue;
             }
-            match self.client.try_publish(
-                self.poses_topic.clone(),
-                self.qos,
-                false,
-                item.wire.clone(),
-            ) {
+            match self
+                .client
+                .try_publish(topic, self.qos, false, item.wire.clone())
+            {
                 Ok(()) => {
                     self.shared.sent.fetch_add(1, Ordering::Relaxed);
                     if let Some(json) = item.json {
-                        self.publish_json(json);
+                        self.publish_json(json, item.camera.as_deref());
                     }
                     self.queue.done();
                 }
