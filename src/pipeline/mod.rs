@@ -415,6 +415,7 @@ impl Pipeline {
                 halt: Arc::clone(sh.halt),
                 fault: sh.fault.clone(),
                 epoch: sh.epoch,
+                failure: Arc::clone(sh.failure),
             };
             stages.push(Stage::spawn(&name, false, sh.failure, move |b| {
                 capture.run(b)
@@ -460,6 +461,7 @@ impl Pipeline {
             model_name,
             fault: sh.fault.clone(),
             epoch: sh.epoch,
+            failure: Arc::clone(sh.failure),
         };
         stages.push(Stage::spawn("output", true, sh.failure, move |b| {
             output.run(b)
