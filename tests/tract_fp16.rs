@@ -6,10 +6,11 @@
 
 mod shared_data;
 
-use edgepose::backend::{BackendConfig, TractConfig};
 use edgepose::decoder::{Person, Persons};
-use edgepose::detector::{detect_coco, Detector};
 use edgepose::eval;
+use edgepose::eval::detect_coco;
+use edgepose::infer::backend::{BackendConfig, TractConfig};
+use edgepose::infer::detector::Detector;
 
 const MODEL: &str = "movenet-multipose-lightning";
 /// |AP(f16) - AP(f32)| on the COCO sample (the bound).
