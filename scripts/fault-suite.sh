@@ -41,8 +41,8 @@ daemon_start() { # name port device [extra args] -> sets daemon_pid; log in $wor
         2>"$work/$name.log" & daemon_pid=$!; pids+=("$daemon_pid")
 }
 listen_start() { # name port device -> frames (receive time, JSON) in $work/name.recv
-    ( "$bin" listen --mqtt "mqtt://127.0.0.1:$2" --device "$3" --stats-interval 0 2>"$work/$1.listen.log" |
-        while IFS= read -r line; do echo "$(now_us) $line"; done >"$work/$1.recv" ) & listen_pid=$!
+    "$bin" listen --mqtt "mqtt://127.0.0.1:$2" --device "$3" --stats-interval 0 2>"$work/$1.listen.log" \
+        > >(while IFS= read -r line; do echo "$(now_us) $line"; done >"$work/$1.recv") & listen_pid=$!
     pids+=("$listen_pid")
 }
 # Oldest frame (ms between capture and receipt) received after line $2 of $work/$1.recv.
@@ -54,7 +54,7 @@ print(f"{max(ages):.0f} {len(ages)}" if ages else "none 0")'
 }
 lines() { wc -l <"$1" 2>/dev/null || echo 0; }
 stop_pid() { kill -TERM "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
-want() { [ $# -eq 0 ] || [[ " ${selected} " == *" $1 "* ]]; }
+want() { [ -z "$selected" ] || [[ " $selected " == *" $1 "* ]]; }
 selected="$*"
 
 if want kill; then # broker SIGKILLed for 10 s and restarted: no stale burst, frames resume
@@ -126,8 +126,17 @@ if want twins; then # two daemons, one device name, 15 s
     stop_pid "$p1"; stop_pid "$p2"; stop_pid "$broker_pid"
 fi
 
-if want signals; then # SIGTERM: clean exit 0 within 2 s; SIGKILL / SIGHUP: ends, nothing left
-    for sig in TERM HUP KILL; do
+if want signals; then # SIGHUP reloads and keeps going; SIGTERM: exit 0 within 2 s; SIGKILL: ends
+    port=$(free_port); broker_start "$port"; daemon_start sigHUP "$port" sigHUP; sleep 5
+    before=$(lines "$work/sigHUP.jsonl"); kill -HUP "$daemon_pid"; sleep 4
+    after=$(lines "$work/sigHUP.jsonl")
+    if kill -0 "$daemon_pid" 2>/dev/null && [ "$after" -gt "$before" ] && grep -q "reloading" "$work/sigHUP.log"; then
+        record "SIGHUP" PASS "configuration reloaded, frames go on ($before -> $after)"
+    else
+        record "SIGHUP" FAIL "alive=$(kill -0 "$daemon_pid" 2>/dev/null && echo yes || echo no), frames $before -> $after"
+    fi
+    stop_pid "$daemon_pid"; stop_pid "$broker_pid"
+    for sig in TERM KILL; do
         port=$(free_port); broker_start "$port"; daemon_start "sig$sig" "$port" "sig$sig"; sleep 5
         t0=$(now_us); kill "-$sig" "$daemon_pid"; wait "$daemon_pid"; rc=$?; t1=$(now_us)
         ms=$(( (t1 - t0) / 1000 ))
