@@ -2,8 +2,9 @@
 //! disk, image sources that can never produce a frame, bad configurations and models, exit
 //! codes of `eval`, `doctor` and `config check`, and the MQTT faults a probe found (over-size
 //! messages, two daemons with one device name, stale frames after an outage, over-size
-//! messages at `listen`). The slow ones (broker killed/paused for seconds, signals, serial
-//! unplugged) are in `scripts/fault-suite.sh`; the README's "Faults" section has both tables.
+//! messages at `listen`), and stale frames after a serial port comes back. The slow ones
+//! (broker killed/paused for seconds, signals, serial unplugged) are in
+//! `scripts/fault-suite.sh`; the README's "Faults and bad input" section has both.
 
 mod sink_support;
 
@@ -544,4 +545,44 @@ fn listen_reports_oversize_messages_and_keeps_listening() {
     assert!(err.contains("skipped a message of 20000 bytes"), "{err}");
     assert!(err.contains("oversize=1"), "{err}");
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+}
+
+// ---- serial --------------------------------------------------------------------------
+
+#[test]
+fn serial_frames_queued_while_the_port_is_gone_are_dropped_as_stale() {
+    use edgepose::sink::{SerialConfig, SerialSink};
+    if sink_support::skip_under_emulation("serial freshness") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let link = dir.path().join("ttyROBOT");
+    let mut sink = SerialSink::open(SerialConfig {
+        device: link.display().to_string(),
+        device_id: 4,
+        reopen_min_ms: 20,
+        reopen_max_ms: 100,
+        max_age_ms: 200,
+        ..SerialConfig::default()
+    })
+    .expect("open before the port exists");
+    for seq in 0..3 {
+        sink.send(&sample_poses(seq, 1)).expect("queue");
+    }
+    std::thread::sleep(Duration::from_millis(400)); // queued frames are now too old
+    let mut pty = sink_support::Pty::open();
+    std::os::unix::fs::symlink(&pty.slave_path, &link).expect("plug the port in");
+    pty.release_slave();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sink.stats().connects == 0 {
+        assert!(Instant::now() < deadline, "port never opened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sink.send(&sample_poses(99, 1)).expect("send fresh");
+    let bytes = pty.read_for(Duration::from_millis(500));
+    let mut dec = edgepose::wire::StreamDecoder::new();
+    let seqs: Vec<u64> = dec.feed(&bytes).flatten().map(|f| f.seq).collect();
+    assert_eq!(seqs, vec![99], "only the fresh frame reaches the robot");
+    assert_eq!(sink.stats().stale, 3, "{:?}", sink.stats());
+    sink.close().expect("close");
 }
