@@ -1,0 +1,14 @@
+//! Sources: image files, video through ffmpeg, the synthetic camera and scene generator.
+//!
+//! One binary per area (link time); the modules are in `tests/sources/`, helpers in
+//! `tests/support/` (README, "Development", says where a new test goes).
+
+mod support;
+
+mod sources {
+    mod images;
+    mod preview;
+    mod scene;
+    mod synthetic;
+    mod video;
+}
