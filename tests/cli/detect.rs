@@ -1,7 +1,6 @@
 //! `edgepose detect` on real images: JSON lines per image, `--draw`, and a broken image in
 //! the list that is reported while the others are still processed.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgepose");

@@ -111,13 +111,11 @@ fn last_will_announces_an_abrupt_death() {
     let rx = subscribe(broker.port, "edgepose/doomed/#", "t-sub-2");
     std::thread::sleep(Duration::from_millis(300));
     let exe = std::env::current_exe().expect("test binary path");
+    // The test's full name in this binary: its module path without the crate name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let child_test = format!("{module}::child_sink_process");
     let mut child = Command::new(exe)
-        .args([
-            "--exact",
-            "child_sink_process",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", &child_test, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, broker.port.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,7 +1,7 @@
 //! The image-file source on real files: a directory with good, truncated, zero-length and
 //! corrupt JPEGs; globs; looping at a rate; and the shared COCO sample images.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use edgepose::source::images::{ImageSource, ImagesConfig};
 use edgepose::source::{open, Source, SourceConfig, SourceError};

@@ -8,4 +8,5 @@ pub mod ort;
 pub mod sinks;
 pub mod skip;
 
+pub use sinks::*;
 pub use skip::*;

@@ -4,7 +4,7 @@
 use edgepose_decoder::{
     decode_simplepose, DecoderConfig, Geometry, Layout, Letterbox, MapView, Person, Workspace,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A reference keypoint present in both results must be this close (image pixels).
 const MAX_KEYPOINT_DIST: f32 = 3.0;
