@@ -1,4 +1,5 @@
-//! The daemon end to end (`edgepose run`), board presets and the tracker on synthetic walkers.
+//! The daemon end to end (`edgepose run`): the pipeline, the worker pool and several cameras,
+//! supervision and the fault scenarios, board presets, the tracker on synthetic walkers.
 //!
 //! One binary per area (link time); the modules are in `tests/daemon/`, helpers in
 //! `tests/support/` (README, "Development", says where a new test goes).
@@ -8,5 +9,7 @@ mod support;
 mod daemon {
     mod boards;
     mod e2e;
+    mod faults;
+    mod pool;
     mod track;
 }

@@ -4,8 +4,6 @@
 //! systemd watchdog pings stopping while a source stalls (fake NOTIFY_SOCKET), and SIGHUP
 //! reloading the configuration.
 
-mod sink_support;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -13,15 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sink_support::{free_port, require, subscribe, Mosquitto};
+use crate::support::{free_port, require, subscribe, Mosquitto};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgepose");
 /// The test-only fault hook's variable (`edgepose::pipeline::supervise::FAULT_ENV`).
 const FAULT_ENV: &str = edgepose::pipeline::supervise::FAULT_ENV;
-
-fn emulated() -> bool {
-    std::env::var_os("EDGEPOSE_QEMU").is_some_and(|v| v == "1")
-}
 
 fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
@@ -261,7 +255,7 @@ fn run_with_panic(fault: &str, extra: &[&str]) -> (Duration, std::process::ExitS
 
 #[test]
 fn a_panicking_stage_ends_the_daemon_non_zero_within_two_seconds() {
-    let allowance = if emulated() {
+    let allowance = if crate::support::under_emulation() {
         Duration::from_secs(90)
     } else {
         Duration::ZERO
@@ -286,8 +280,10 @@ fn a_panicking_stage_ends_the_daemon_non_zero_within_two_seconds() {
 
 #[test]
 fn a_stalled_source_stops_the_watchdog_pings_until_frames_flow_again() {
-    if emulated() {
-        eprintln!("skipped: watchdog timing needs native speed (EDGEPOSE_QEMU=1)");
+    if crate::support::skip_under_emulation(
+        "a_stalled_source_stops_the_watchdog_pings_until_frames_flow_again",
+        "watchdog timing needs native speed",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -6,8 +6,6 @@
 //! python3-gi` (all installed by .ci/run): skipped with a message when missing, a failure
 //! under CI=true.
 
-mod sink_support;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,9 +24,9 @@ const FRAME_LIMIT: Duration = Duration::from_secs(15);
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
 fn have_ffmpeg() -> bool {
-    sink_support::require(
-        sink_support::have_program("ffmpeg", "-version")
-            && sink_support::have_program("ffprobe", "-version"),
+    crate::support::require(
+        crate::support::have_program("ffmpeg", "-version")
+            && crate::support::have_program("ffprobe", "-version"),
         "ffmpeg/ffprobe (apt install ffmpeg)",
     )
 }
@@ -44,7 +42,7 @@ fn have_rtsp_server() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    sink_support::require(
+    crate::support::require(
         ok,
         "GStreamer's RTSP server for Python (apt install gir1.2-gst-rtsp-server-1.0 \
          gstreamer1.0-plugins-good python3-gi)",
@@ -247,7 +245,7 @@ fn http_mjpeg_stream_is_read_dropped_and_reconnected() {
     if !have_ffmpeg() {
         return;
     }
-    let port = sink_support::free_port();
+    let port = crate::support::free_port();
     let url = format!("http://127.0.0.1:{port}/cam.mjpg");
     let served = url.clone();
     let server = Server::start(move || {
@@ -271,7 +269,7 @@ fn rtsp_stream_is_read_dropped_and_reconnected() {
     if !have_ffmpeg() || !have_rtsp_server() {
         return;
     }
-    let port = sink_support::free_port();
+    let port = crate::support::free_port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bin/rtsp-server.py");
     let server = Server::start(move || {
         Command::new(SYSTEM_PYTHON)
@@ -292,7 +290,7 @@ fn unreachable_and_silent_streams_fail_at_open_with_the_url() {
         return;
     }
     // Nothing listens: ffprobe's connection error names the URL.
-    let port = sink_support::free_port();
+    let port = crate::support::free_port();
     let url = format!("rtsp://127.0.0.1:{port}/cam");
     let err = StreamSource::open(&stream_config(url.clone()))
         .err()

@@ -5,15 +5,13 @@
 //! messages at `listen`). The slow ones (broker killed/paused for seconds, signals, serial
 //! unplugged) are in `scripts/fault-suite.sh`; the README's "Faults" section has both tables.
 
-mod sink_support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::{free_port, require, sample_poses, subscribe, wait_for, Mosquitto};
 use edgepose::sink::{MqttConfig, MqttSink, Sink};
-use sink_support::{free_port, require, sample_poses, subscribe, wait_for, Mosquitto};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgepose");
 /// Bound on every daemon run here: each scenario ends in seconds when the fix holds.

@@ -5,8 +5,6 @@
 //! Needs `ffmpeg` (apt install ffmpeg): skipped with a message when missing, a failure under
 //! CI=true.
 
-mod sink_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,8 +24,8 @@ fn stand_in() -> String {
 }
 
 fn have_ffmpeg() -> bool {
-    sink_support::require(
-        sink_support::have_program("ffmpeg", "-version"),
+    crate::support::require(
+        crate::support::have_program("ffmpeg", "-version"),
         "ffmpeg (apt install ffmpeg)",
     )
 }
