@@ -56,7 +56,7 @@ for m in fp32 int8; do
 done
 # Learning curve: one line per epoch (loss, elapsed), from the run's log.
 "$py" -c 'import json,sys
-for l in open(sys.argv[1]): r=json.loads(l); print(f"epoch {r["epoch"]:4d}  loss {r["loss"]:.2f}  {r["elapsed_s"]:.0f} s")' \
+for l in open(sys.argv[1]): r=json.loads(l); print("epoch %4d  loss %.2f  %.0f s" % (r["epoch"], r["loss"], r["elapsed_s"]))' \
   "$work/run/log.jsonl" | tee "$work/learning_curve.txt"
 if [ "${PROMOTE:-0}" = 1 ]; then
   cp "$work/imhn-edge-fp32.onnx" models/imhn-edge-fp32.onnx
