@@ -30,7 +30,11 @@ fn frame(seq: u64) -> FramePoses {
             ..Person::default()
         };
         for (k, kp) in p.keypoints.iter_mut().enumerate() {
-            *kp = Keypoint::new(50.0 + 90.0 * i as f32 + k as f32, 40.0 + 20.0 * k as f32, 0.7);
+            *kp = Keypoint::new(
+                50.0 + 90.0 * i as f32 + k as f32,
+                40.0 + 20.0 * k as f32,
+                0.7,
+            );
         }
         let _ = f.persons.push(p);
     }

@@ -7,14 +7,15 @@
 
 mod sink_support;
 
-use edgepose::pose::FramePoses;
-use edgepose::sink::{JsonFrame, JsonlConfig, JsonlSink, Ros2Config, Ros2Sink, Sink};
+use edgepose::pose::{CameraId, FramePoses, JsonFrame};
+use edgepose::sink::{JsonlConfig, JsonlSink, Ros2Config, Ros2Sink, Sink};
 use serde_json::Value;
 use sink_support::{require, sample_poses, venv_python_with};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const LISTENER: &str = concat!(
@@ -135,9 +136,7 @@ fn send_until_tracked(
         for s in sinks.iter_mut() {
             s.send(&frame).expect("send");
         }
-        let seen = listener.wait(FRAME_INTERVAL, |v| {
-            v["kind"] == "tracked" && ids(v) == want
-        });
+        let seen = listener.wait(FRAME_INTERVAL, |v| v["kind"] == "tracked" && ids(v) == want);
         if seen.is_some() {
             return;
         }
@@ -169,7 +168,11 @@ fn expected_skeleton(frame: &JsonFrame, track_id: u32) -> [[f32; 3]; 18] {
         }
     }
     if let (Some(l), Some(r)) = (p.keypoints[5], p.keypoints[6]) {
-        out[1] = norm(Some([(l[0] + r[0]) / 2.0, (l[1] + r[1]) / 2.0, l[2].min(r[2])]));
+        out[1] = norm(Some([
+            (l[0] + r[0]) / 2.0,
+            (l[1] + r[1]) / 2.0,
+            l[2].min(r[2]),
+        ]));
     }
     out
 }
@@ -177,7 +180,10 @@ fn expected_skeleton(frame: &JsonFrame, track_id: u32) -> [[f32; 3]; 18] {
 fn assert_skeleton_matches(msg: &Value, frames: &[JsonFrame]) {
     let stamp = msg["stamp_us"].as_u64().expect("stamp");
     let id = msg["id"].as_str().expect("id");
-    let track: u32 = id.strip_prefix('b').and_then(|t| t.parse().ok()).expect("b<n> id");
+    let track: u32 = id
+        .strip_prefix('b')
+        .and_then(|t| t.parse().ok())
+        .expect("b<n> id");
     let frame = frames
         .iter()
         .find(|f| f.timestamp_us == stamp)
@@ -228,7 +234,10 @@ fn people_entering_and_leaving_reach_cyclone_dds_with_the_json_lines_keypoints()
         let mut seen = std::collections::BTreeSet::new();
         let mut skeletons = Vec::new();
         while seen.len() < 2 {
-            assert!(Instant::now() < deadline, "skeletons of b10 and b11: {seen:?}");
+            assert!(
+                Instant::now() < deadline,
+                "skeletons of b10 and b11: {seen:?}"
+            );
             let frame = sample_poses(seq, 2);
             seq += 1;
             for s in sinks.iter_mut() {
@@ -261,9 +270,10 @@ fn people_entering_and_leaving_reach_cyclone_dds_with_the_json_lines_keypoints()
 fn roi_and_detections_carry_boxes_scores_and_track_ids() {
     let Some(py) = python() else { return };
     let d = domain(1);
-    let listener = Listener::start(&py, d, "/robot/cam1");
+    // A named camera publishes one level below the namespace.
+    let listener = Listener::start(&py, d, "/robot/front_left");
     let mut ros = Ros2Sink::open(Ros2Config {
-        namespace: "/robot/cam1".into(),
+        namespace: "/robot".into(),
         ..ros2_config(d)
     })
     .expect("ros2 sink");
@@ -272,7 +282,12 @@ fn roi_and_detections_carry_boxes_scores_and_track_ids() {
     let deadline = Instant::now() + WAIT;
     while roi.is_none() || det.is_none() {
         assert!(Instant::now() < deadline, "roi {roi:?} detections {det:?}");
-        ros.send(&sample_poses(seq, 2)).expect("send");
+        let mut frame = sample_poses(seq, 2);
+        frame.camera = Some(CameraId {
+            index: 0,
+            name: Arc::from("front-left"),
+        });
+        ros.send(&frame).expect("send");
         seq += 1;
         std::thread::sleep(FRAME_INTERVAL);
         for v in listener.drain() {
@@ -334,7 +349,8 @@ fn survives_no_subscriber_and_a_subscriber_that_comes_and_goes() {
     let mut ros = Ros2Sink::open(ros2_config(d)).expect("ros2 sink");
     let mut seq = 0;
     for _ in 0..30 {
-        ros.send(&sample_poses(seq, 2)).expect("send without subscribers");
+        ros.send(&sample_poses(seq, 2))
+            .expect("send without subscribers");
         seq += 1;
     }
     ros.flush().expect("flush without subscribers");
@@ -345,13 +361,17 @@ fn survives_no_subscriber_and_a_subscriber_that_comes_and_goes() {
         drop(listener); // SIGKILL: the reader vanishes without saying goodbye
         let before = ros.stats().sent;
         for _ in 0..30 {
-            ros.send(&sample_poses(seq, 2)).expect("send after the subscriber left");
+            ros.send(&sample_poses(seq, 2))
+                .expect("send after the subscriber left");
             seq += 1;
             std::thread::sleep(Duration::from_millis(5));
         }
         ros.flush().expect("flush after the subscriber left");
         let s = ros.stats();
-        assert!(s.sent + s.errors > before, "round {round}: still publishing: {s:?}");
+        assert!(
+            s.sent + s.errors > before,
+            "round {round}: still publishing: {s:?}"
+        );
     }
     let started = Instant::now();
     ros.close().expect("close");
@@ -367,7 +387,7 @@ fn daemon_publishes_the_poses_its_json_lines_sink_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("poses.jsonl");
     let status = Command::new(BIN)
-        .args(["run", "--frames", "40"])
+        .args(["run", "--frames", "30"])
         .args(["--set", &format!("sinks.jsonl.path=\"{}\"", out.display())])
         .args(["--set", &format!("sinks.ros2.domain_id={d}")])
         .args(["--set", "sinks.ros2.frame_id=\"test_cam\""])
@@ -380,11 +400,11 @@ fn daemon_publishes_the_poses_its_json_lines_sink_writes() {
     assert!(status.success());
     std::thread::sleep(Duration::from_millis(500));
     let frames = read_jsonl(&out);
-    assert_eq!(frames.len(), 40);
+    assert_eq!(frames.len(), 30);
     let got = listener.drain();
     let skeletons: Vec<&Value> = got.iter().filter(|v| v["kind"] == "skeleton2d").collect();
     assert!(
-        skeletons.len() >= 10,
+        skeletons.len() >= 5,
         "skeletons received from the daemon: {}",
         skeletons.len()
     );

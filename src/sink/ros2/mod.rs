@@ -12,7 +12,8 @@
 //! | `detections`                      | `vision_msgs/msg/Detection2DArray`     |
 //!
 //! With the default namespace `/` these are the ROS4HRI (REP-155) names
-//! `/humans/bodies/...`. Body ids are `b<track id>` ([`msg::body_id`]); skeleton points are
+//! `/humans/bodies/...`. Frames of a named camera (`[sources.<name>]`) publish one level
+//! deeper, under `<namespace>/<name>/...` ([`camera_namespace`]), so cameras never mix. Body ids are `b<track id>` ([`msg::body_id`]); skeleton points are
 //! normalised to the image, in hri_msgs order, the neck derived from the shoulders, and a
 //! missing keypoint is `x = y = c = 0` (see [`msg`]). Headers carry the capture time and the
 //! configured `frame_id`.
@@ -130,6 +131,20 @@ impl Ros2Config {
     }
 }
 
+/// The namespace level of a named camera (`[sources.<name>]`): its name made a ROS 2 name
+/// token (`-` becomes `_`; a leading digit gets a `cam_` prefix).
+pub fn camera_namespace(name: &str) -> String {
+    let token: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if token.starts_with(|c: char| c.is_ascii_digit()) || token.is_empty() {
+        format!("cam_{token}")
+    } else {
+        token
+    }
+}
+
 /// One ROS 2 name token: `[A-Za-z_][A-Za-z0-9_]*`, no `__` (ROS 2 rejects double underscores).
 fn is_ros_token(s: &str) -> bool {
     let mut chars = s.chars();
@@ -191,12 +206,23 @@ mod tests {
             },
             "above 232",
         );
-        assert!(toml::from_str::<Ros2Config>("domain = 3").is_err(), "unknown keys");
+        assert!(
+            toml::from_str::<Ros2Config>("domain = 3").is_err(),
+            "unknown keys"
+        );
         let r = ok.validate();
         assert_eq!(r.is_ok(), cfg!(feature = "ros2"), "{r:?}");
         if let Err(e) = r {
             assert!(e.to_string().contains("`ros2` cargo feature"), "{e}");
         }
+    }
+
+    #[test]
+    fn camera_names_become_ros_tokens() {
+        assert_eq!(camera_namespace("front"), "front");
+        assert_eq!(camera_namespace("rear-left"), "rear_left");
+        assert_eq!(camera_namespace("2nd"), "cam_2nd");
+        assert!(is_ros_token(&camera_namespace("rear-left")));
     }
 
     #[test]

@@ -439,7 +439,11 @@ mod tests {
     fn skeleton_is_normalised_with_neck_and_zeros_for_missing() {
         let m = frame_messages(&frame(), "cam");
         assert_eq!(m.tracked.ids, vec!["b7".to_string()]);
-        assert_eq!(m.bodies.len(), 1, "untracked persons are not ROS4HRI bodies");
+        assert_eq!(
+            m.bodies.len(),
+            1,
+            "untracked persons are not ROS4HRI bodies"
+        );
         let s = &m.bodies[0].skeleton.skeleton;
         let pt = |x, y, c| NormalizedPointOfInterest2D { x, y, c };
         assert_eq!(s[0], pt(0.5, 0.1, 0.9));
@@ -447,12 +451,19 @@ mod tests {
         assert_eq!(s[2], pt(0.4, 0.4, 0.6), "RIGHT_SHOULDER");
         assert_eq!(s[NECK], pt(0.5, 0.35, 0.6), "neck = shoulders' midpoint");
         assert_eq!(s[14], pt(1.0, 0.0, 0.5), "LEFT_EYE clamped into the image");
-        assert_eq!(s[15], NormalizedPointOfInterest2D::default(), "missing: zeros");
+        assert_eq!(
+            s[15],
+            NormalizedPointOfInterest2D::default(),
+            "missing: zeros"
+        );
         let h = &m.bodies[0].skeleton.header;
         assert_eq!((h.stamp.sec, h.stamp.nanosec), (1_700_000_123, 456_789_000));
         assert_eq!(h.frame_id, "cam");
         let roi = &m.bodies[0].roi;
-        assert_eq!((roi.xmin, roi.ymin, roi.xmax, roi.ymax), (0.4, 0.0, 1.0, 0.4));
+        assert_eq!(
+            (roi.xmin, roi.ymin, roi.xmax, roi.ymax),
+            (0.4, 0.0, 1.0, 0.4)
+        );
         assert_eq!(roi.c, 0.8);
     }
 

@@ -6,10 +6,8 @@
 //! that flickers out for a frame keeps its DDS writer: no rediscovery churn), with at most
 //! [`MAX_BODY_PUBLISHERS`] bodies at a time.
 
-use super::msg::{
-    self, Detection2DArray, FrameMessages, IdsList, NormalizedRegionOfInterest2D, Skeleton2D,
-};
-use super::{Ros2Config, HISTORY_DEPTH};
+use super::msg::{self, Detection2DArray, IdsList, NormalizedRegionOfInterest2D, Skeleton2D};
+use super::{camera_namespace, Ros2Config, HISTORY_DEPTH};
 use crate::pose::FramePoses;
 use crate::sink::queue::DropOldestQueue;
 use crate::sink::{Sink, SinkError, SinkStats};
@@ -155,7 +153,7 @@ impl Sink for Ros2Sink {
             sent: self.shared.sent.load(Ordering::Relaxed),
             dropped: self.queue.dropped(),
             errors: self.shared.errors.load(Ordering::Relaxed),
-            connects: 0,
+            ..SinkStats::default()
         }
     }
 
@@ -180,12 +178,20 @@ struct BodyPublishers {
     last_seen: Instant,
 }
 
-/// Everything DDS, owned by the publisher thread. Field order is drop order: publishers go
-/// before the node, the node before the participant.
-struct Publishers {
+/// One camera's topics: `<namespace>[/<camera>]/humans/bodies/...`, `.../detections`.
+struct CameraPublishers {
+    /// Topic prefix relative to the namespace: "" or "<camera>/".
+    prefix: String,
     tracked: Publisher<IdsList>,
     detections: Publisher<Detection2DArray>,
     bodies: HashMap<String, BodyPublishers>,
+}
+
+/// Everything DDS, owned by the publisher thread. Field order is drop order: publishers go
+/// before the node, the node before the participant.
+struct Publishers {
+    /// Keyed by camera name; `None` is the single `[source]`.
+    cameras: HashMap<Option<Arc<str>>, CameraPublishers>,
     node: Node,
     _context: Context,
     config: Ros2Config,
@@ -214,33 +220,42 @@ impl Publishers {
             .map_err(|e| dds_error(&format!("participant on domain {domain}"), e))?;
         let node_name = NodeName::new(&config.namespace, &config.node_name)
             .map_err(|e| dds_error("node name", e))?;
-        let mut node = context
+        let node = context
             .new_node(node_name, NodeOptions::new().enable_rosout(false))
             .map_err(|e| dds_error("node", e))?;
-        let qos = qos();
-        let tracked = publisher(
-            &mut node,
-            &config.topic("humans/bodies/tracked"),
-            "hri_msgs",
-            "IdsList",
-            &qos,
-        )?;
-        let detections = publisher(
-            &mut node,
-            &config.topic("detections"),
-            "vision_msgs",
-            "Detection2DArray",
-            &qos,
-        )?;
-        Ok(Publishers {
-            tracked,
-            detections,
-            bodies: HashMap::new(),
+        let mut p = Publishers {
+            cameras: HashMap::new(),
             node,
             _context: context,
             config: config.clone(),
-            qos,
+            qos: qos(),
             warned: false,
+        };
+        // The single camera's topics exist from the start (and prove the names work).
+        let single = p.camera_publishers(None)?;
+        p.cameras.insert(None, single);
+        Ok(p)
+    }
+
+    fn camera_publishers(&mut self, camera: Option<&str>) -> Result<CameraPublishers, SinkError> {
+        let prefix = camera.map_or(String::new(), |c| format!("{}/", camera_namespace(c)));
+        Ok(CameraPublishers {
+            tracked: publisher(
+                &mut self.node,
+                &self.config.topic(&format!("{prefix}humans/bodies/tracked")),
+                "hri_msgs",
+                "IdsList",
+                &self.qos,
+            )?,
+            detections: publisher(
+                &mut self.node,
+                &self.config.topic(&format!("{prefix}detections")),
+                "vision_msgs",
+                "Detection2DArray",
+                &self.qos,
+            )?,
+            bodies: HashMap::new(),
+            prefix,
         })
     }
 
@@ -248,7 +263,7 @@ impl Publishers {
         loop {
             match queue.pop(POLL_INTERVAL) {
                 Some(frame) => {
-                    let errors = self.publish(&msg::frame_messages(&frame, &self.config.frame_id));
+                    let errors = self.publish(&frame);
                     if errors == 0 {
                         shared.sent.fetch_add(1, Ordering::Relaxed);
                     }
@@ -267,53 +282,84 @@ impl Publishers {
             },
             ids: Vec::new(),
         };
-        let _ = self.tracked.publish(goodbye);
+        for cam in self.cameras.values() {
+            let _ = cam.tracked.publish(goodbye.clone());
+        }
     }
 
     /// Publishes one frame; returns the number of failed publishes.
-    fn publish(&mut self, m: &FrameMessages) -> u64 {
+    fn publish(&mut self, frame: &FramePoses) -> u64 {
+        let key = frame.camera.as_ref().map(|c| Arc::clone(&c.name));
+        if !self.cameras.contains_key(&key) {
+            match self.camera_publishers(key.as_deref()) {
+                Ok(c) => {
+                    self.cameras.insert(key.clone(), c);
+                }
+                Err(e) => {
+                    self.warn(&e.to_string());
+                    return 1;
+                }
+            }
+        }
+        let m = msg::frame_messages(frame, &self.config.frame_id);
         let now = Instant::now();
         let mut errors = 0;
+        let mut failures = Vec::new();
+        let Some(mut cam) = self.cameras.remove(&key) else {
+            return 1;
+        };
         for body in &m.bodies {
-            if !self.bodies.contains_key(&body.id) {
-                match self.body_publishers(&body.id, now) {
+            if !cam.bodies.contains_key(&body.id) {
+                match self.body_publishers(&cam.prefix, &body.id, now) {
                     Ok(p) => {
-                        self.bodies.insert(body.id.clone(), p);
+                        cam.bodies.insert(body.id.clone(), p);
                     }
                     Err(e) => {
                         errors += 1;
-                        self.warn(&e.to_string());
+                        failures.push(e.to_string());
                         continue;
                     }
                 }
             }
-            let Some(p) = self.bodies.get_mut(&body.id) else {
+            let Some(p) = cam.bodies.get_mut(&body.id) else {
                 continue;
             };
             p.last_seen = now;
-            let r1 = p.skeleton.publish(body.skeleton.clone()).map_err(|e| e.to_string());
+            let r1 = p
+                .skeleton
+                .publish(body.skeleton.clone())
+                .map_err(|e| e.to_string());
             let r2 = p.roi.publish(body.roi.clone()).map_err(|e| e.to_string());
             for r in [r1, r2] {
                 if let Err(e) = r {
                     errors += 1;
-                    self.warn(&format!("publishing body {}: {e}", body.id));
+                    failures.push(format!("publishing body {}: {e}", body.id));
                 }
             }
         }
-        if let Err(e) = self.tracked.publish(m.tracked.clone()) {
+        if let Err(e) = cam.tracked.publish(m.tracked) {
             errors += 1;
-            self.warn(&format!("publishing tracked ids: {e}"));
+            failures.push(format!("publishing tracked ids: {e}"));
         }
-        if let Err(e) = self.detections.publish(m.detections.clone()) {
+        if let Err(e) = cam.detections.publish(m.detections) {
             errors += 1;
-            self.warn(&format!("publishing detections: {e}"));
+            failures.push(format!("publishing detections: {e}"));
         }
-        self.forget_old_bodies(now);
+        forget_old_bodies(&mut cam.bodies, now);
+        self.cameras.insert(key, cam);
+        if let Some(first) = failures.first() {
+            self.warn(first);
+        }
         errors
     }
 
-    fn body_publishers(&mut self, id: &str, now: Instant) -> Result<BodyPublishers, SinkError> {
-        let base = format!("humans/bodies/{id}");
+    fn body_publishers(
+        &mut self,
+        prefix: &str,
+        id: &str,
+        now: Instant,
+    ) -> Result<BodyPublishers, SinkError> {
+        let base = format!("{prefix}humans/bodies/{id}");
         Ok(BodyPublishers {
             skeleton: publisher(
                 &mut self.node,
@@ -333,30 +379,28 @@ impl Publishers {
         })
     }
 
-    /// Drops publishers of bodies gone for [`BODY_LINGER`], then the longest-gone beyond
-    /// [`MAX_BODY_PUBLISHERS`].
-    fn forget_old_bodies(&mut self, now: Instant) {
-        self.bodies
-            .retain(|_, p| now.duration_since(p.last_seen) < BODY_LINGER);
-        while self.bodies.len() > MAX_BODY_PUBLISHERS {
-            let oldest = self
-                .bodies
-                .iter()
-                .min_by_key(|(_, p)| p.last_seen)
-                .map(|(id, _)| id.clone());
-            match oldest {
-                Some(id) => {
-                    self.bodies.remove(&id);
-                }
-                None => break,
-            }
-        }
-    }
-
     fn warn(&mut self, what: &str) {
         if !self.warned {
             self.warned = true;
             tracing::warn!("ROS 2 sink: {what} (further errors are only counted)");
+        }
+    }
+}
+
+/// Drops publishers of bodies gone for [`BODY_LINGER`], then the longest-gone beyond
+/// [`MAX_BODY_PUBLISHERS`].
+fn forget_old_bodies(bodies: &mut HashMap<String, BodyPublishers>, now: Instant) {
+    bodies.retain(|_, p| now.duration_since(p.last_seen) < BODY_LINGER);
+    while bodies.len() > MAX_BODY_PUBLISHERS {
+        let oldest = bodies
+            .iter()
+            .min_by_key(|(_, p)| p.last_seen)
+            .map(|(id, _)| id.clone());
+        match oldest {
+            Some(id) => {
+                bodies.remove(&id);
+            }
+            None => break,
         }
     }
 }
