@@ -11,6 +11,7 @@ use super::{camera_namespace, Ros2Config, HISTORY_DEPTH};
 use crate::pose::FramePoses;
 use crate::sink::queue::DropOldestQueue;
 use crate::sink::{Sink, SinkError, SinkStats};
+use crate::util::ratelimit::RateLimit;
 use ros2_client::{
     Context, ContextOptions, MessageTypeName, Name, Node, NodeName, NodeOptions, Publisher,
     QosProfile,
@@ -196,8 +197,8 @@ struct Publishers {
     _context: Context,
     config: Ros2Config,
     qos: QosProfile,
-    /// Whether an error was already logged (later ones are only counted: no log floods).
-    warned: bool,
+    /// Publish errors are counted; their warnings are rate-limited (no log floods).
+    warn_limit: RateLimit,
 }
 
 fn dds_error(what: &str, e: impl std::fmt::Debug) -> SinkError {
@@ -229,7 +230,7 @@ impl Publishers {
             _context: context,
             config: config.clone(),
             qos: qos(),
-            warned: false,
+            warn_limit: RateLimit::default(),
         };
         // The single camera's topics exist from the start (and prove the names work).
         let single = p.camera_publishers(None)?;
@@ -380,9 +381,8 @@ impl Publishers {
     }
 
     fn warn(&mut self, what: &str) {
-        if !self.warned {
-            self.warned = true;
-            tracing::warn!("ROS 2 sink: {what} (further errors are only counted)");
+        if let Some(repeated) = self.warn_limit.hit() {
+            tracing::warn!(repeated, "ROS 2 sink: {what}");
         }
     }
 }
