@@ -233,8 +233,14 @@ pub fn wait_for(
 /// .cargo/config.toml and by scripts/cross-test-aarch64.sh. qemu-user does not translate the
 /// serial ioctls (TCGETS2) on a pseudo-terminal, so serial PTY tests only run natively.
 pub fn skip_under_emulation(test: &str) -> bool {
+    skip_under_emulation_because(test, "serial ioctls on a PTY fail under qemu-user")
+}
+
+/// Like [`skip_under_emulation`], for another `reason` (e.g. a test that needs many model
+/// inferences, tens of seconds each under qemu-user).
+pub fn skip_under_emulation_because(test: &str, reason: &str) -> bool {
     if std::env::var_os("EDGEPOSE_QEMU").is_some_and(|v| v == "1") {
-        eprintln!("skipped: {test}: serial ioctls on a PTY fail under qemu-user (EDGEPOSE_QEMU=1); runs natively");
+        eprintln!("skipped: {test}: {reason} (EDGEPOSE_QEMU=1); runs natively");
         return true;
     }
     false
