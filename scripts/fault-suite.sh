@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fault suite's slow scenarios (tens of seconds each; the fast ones are tests/faults.rs):
+# The fault suite's slow scenarios (tens of seconds each; the fast ones are tests/daemon/faults.rs):
 # a real mosquitto on 127.0.0.1 killed, paused and restarted under a running daemon, the
 # daemon started before its broker, SIGTERM / SIGKILL / SIGHUP, two daemons with one device
 # name, a reader that goes away, an image source that can never produce a frame, and a
