@@ -8,12 +8,16 @@ use std::time::{Duration, Instant};
 use super::pool::Ordered;
 use super::slot::Latest;
 use super::stats::{record, FpsMeter, Stats};
-use super::supervise::{Beat, Fault};
+use super::supervise::{Beat, Failure, Fault};
 use super::{Captured, RawOutput, POLL};
 use crate::source::{Source, SourceError};
+use crate::util::ratelimit::{RateLimit, WARN_INTERVAL};
 
 /// Back-off after a source failure before asking it again (sources reconnect themselves).
 const SOURCE_RETRY_DELAY: Duration = Duration::from_millis(200);
+/// Bad-frame warnings logged per interval before they are only counted (a directory of bad
+/// files names each of the first ones; a camera sending garbage cannot flood the log).
+const BAD_FRAME_BURST: u32 = 8;
 
 pub(super) struct Capture {
     pub key: usize,
@@ -25,6 +29,8 @@ pub(super) struct Capture {
     pub halt: Arc<AtomicBool>,
     pub fault: Fault,
     pub epoch: Instant,
+    /// Where a source that can never produce a frame ends the run.
+    pub failure: Arc<Failure>,
 }
 
 impl Capture {
@@ -37,6 +43,8 @@ impl Capture {
         // Busy (for the supervisor's stall check) from the first request after a delivered
         // frame until the next one: errors and bad frames in between do not count as frames.
         let mut asking = false;
+        let mut bad_log = RateLimit::with_burst(WARN_INTERVAL, BAD_FRAME_BURST);
+        let mut failed_log = RateLimit::default();
         while !self.halt.load(Ordering::Relaxed) {
             if !live && !self.frames.wait_empty(self.key, POLL) {
                 continue;
@@ -76,12 +84,22 @@ impl Capture {
                 Ok(None) => break,
                 Err(SourceError::BadFrame(m)) => {
                     stats.bad_frames.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("{}: skipping bad frame: {m}", self.name);
+                    if let Some(repeated) = bad_log.hit() {
+                        tracing::warn!(repeated, "{}: skipping bad frame: {m}", self.name);
+                    }
                 }
                 Err(SourceError::Failed(m)) => {
                     stats.source_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("{}: source failed, retrying: {m}", self.name);
+                    if let Some(repeated) = failed_log.hit() {
+                        tracing::warn!(repeated, "{}: source failed, retrying: {m}", self.name);
+                    }
                     std::thread::sleep(SOURCE_RETRY_DELAY);
+                }
+                Err(SourceError::Fatal(m)) => {
+                    // Retrying could only spin: the daemon stops, non-zero, saying why.
+                    stats.source_errors.fetch_add(1, Ordering::Relaxed);
+                    self.failure.set(format!("{}: {m}", self.name));
+                    break;
                 }
             }
         }

@@ -32,6 +32,7 @@ impl Decode {
     pub fn run(mut self, beat: &Beat) {
         let stats = &self.stats.cameras[self.key];
         let ordered = &self.ordered[self.key];
+        let mut failed_log = crate::util::ratelimit::RateLimit::default();
         loop {
             let superseded = |Dropped::Superseded(r): Dropped<RawOutput>| {
                 stats.stale_outputs.fetch_add(1, Ordering::Relaxed);
@@ -78,7 +79,14 @@ impl Decode {
                 }
                 Err(e) => {
                     stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("{}: frame {}: decoding failed: {e}", stats.name, item.seq);
+                    if let Some(repeated) = failed_log.hit() {
+                        tracing::warn!(
+                            repeated,
+                            "{}: frame {}: decoding failed: {e}",
+                            stats.name,
+                            item.seq
+                        );
+                    }
                 }
             }
             self.pool.put(item.output);

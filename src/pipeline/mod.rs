@@ -239,6 +239,12 @@ impl Pipeline {
                 crate::sink::MqttSink::open(c).context("opening the MQTT sink")?,
             ));
         }
+        #[cfg(feature = "ros2")]
+        if let Some(c) = &config.sinks.ros2 {
+            sinks.push(Box::new(
+                crate::sink::Ros2Sink::open(c.clone()).context("opening the ROS 2 sink")?,
+            ));
+        }
         let display = crate::display::open(&config.display).context("opening the display")?;
         let names: Vec<String> = cameras.iter().map(|c| c.label().to_owned()).collect();
         let stats = Arc::new(Stats::new(&names, detectors.len()));
@@ -415,6 +421,7 @@ impl Pipeline {
                 halt: Arc::clone(sh.halt),
                 fault: sh.fault.clone(),
                 epoch: sh.epoch,
+                failure: Arc::clone(sh.failure),
             };
             stages.push(Stage::spawn(&name, false, sh.failure, move |b| {
                 capture.run(b)
@@ -460,6 +467,7 @@ impl Pipeline {
             model_name,
             fault: sh.fault.clone(),
             epoch: sh.epoch,
+            failure: Arc::clone(sh.failure),
         };
         stages.push(Stage::spawn("output", true, sh.failure, move |b| {
             output.run(b)

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use super::slot::{Latest, Take, Taken};
 use super::stats::{record, FpsMeter, SinkReport, Stats};
-use super::supervise::{Beat, Fault};
+use super::supervise::{Beat, Failure, Fault};
 use super::{Decoded, POLL};
 use crate::display::{Display, Status};
-use crate::sink::Sink;
+use crate::sink::{Sink, SinkError};
 use crate::track::Tracker;
+use crate::util::ratelimit::RateLimit;
 
 /// How often the sinks' counters are copied into the statistics (for the metrics endpoint).
 const SINK_STATS_REFRESH: Duration = Duration::from_millis(250);
@@ -29,12 +30,17 @@ pub(super) struct Output {
     pub model_name: String,
     pub fault: Fault,
     pub epoch: Instant,
+    /// Where an output that is gone for good (broken pipe) ends the run.
+    pub failure: Arc<Failure>,
 }
 
 impl Output {
     pub fn run(mut self, beat: &Beat) {
         let mut fps: Vec<FpsMeter> = self.trackers.iter().map(|_| FpsMeter::default()).collect();
         let mut send_errors = vec![0u64; self.sinks.len()];
+        // One limiter per sink: a failing sink cannot hide another's first error.
+        let mut error_logs: Vec<RateLimit> =
+            self.sinks.iter().map(|_| RateLimit::default()).collect();
         let mut status = Status {
             fps: 0.0,
             model: self.model_name.clone(),
@@ -50,7 +56,13 @@ impl Output {
             if let Some(Taken { key, value, .. }) = item {
                 self.fault.maybe_panic("output");
                 beat.busy(self.epoch);
-                let done = self.publish(key, value, &mut fps[key], &mut send_errors, &mut status);
+                let done = self.publish(
+                    key,
+                    value,
+                    &mut fps[key],
+                    (&mut send_errors, &mut error_logs),
+                    &mut status,
+                );
                 beat.idle();
                 if done {
                     break;
@@ -79,17 +91,37 @@ impl Output {
             captured,
         }: Decoded,
         fps: &mut FpsMeter,
-        send_errors: &mut [u64],
+        (send_errors, error_logs): (&mut [u64], &mut [RateLimit]),
         status: &mut Status,
     ) -> bool {
         let stats = &self.stats.cameras[key];
         let t0 = Instant::now();
         self.trackers[key].update_frame(&mut poses);
-        for (sink, errors) in self.sinks.iter_mut().zip(send_errors.iter_mut()) {
-            if let Err(e) = sink.send(&poses) {
-                *errors += 1;
-                tracing::warn!("{}: {e}", sink.describe());
+        let mut gone = false;
+        for ((sink, errors), log) in self
+            .sinks
+            .iter_mut()
+            .zip(send_errors.iter_mut())
+            .zip(error_logs.iter_mut())
+        {
+            match sink.send(&poses) {
+                Ok(()) => {}
+                Err(e @ SinkError::Gone { .. }) => {
+                    // Nothing sent from now on could arrive: end the daemon, non-zero.
+                    *errors += 1;
+                    self.failure.set(format!("{}: {e}", sink.describe()));
+                    gone = true;
+                }
+                Err(e) => {
+                    *errors += 1;
+                    if let Some(repeated) = log.hit() {
+                        tracing::warn!(repeated, "{}: {e}", sink.describe());
+                    }
+                }
             }
+        }
+        if gone {
+            return true;
         }
         let rate = fps.tick();
         stats

@@ -251,7 +251,7 @@ impl Stats {
             self.workers
         );
         let sinks = self.sinks();
-        let per_sink: [SinkCounter; 5] = [
+        let per_sink: [SinkCounter; 7] = [
             (
                 "sink_sent",
                 |r| r.stats.sent,
@@ -264,8 +264,8 @@ impl Stats {
             ),
             (
                 "sink_errors",
-                |r| r.stats.errors + r.send_errors,
-                "sink write/connection errors and refused sends",
+                |r| r.stats.errors,
+                "sink write/connection errors (a file sink's also show as refused sends)",
             ),
             (
                 "sink_send_errors",
@@ -276,6 +276,16 @@ impl Stats {
                 "sink_connects",
                 |r| r.stats.connects,
                 "sink (re)connections",
+            ),
+            (
+                "sink_stale",
+                |r| r.stats.stale,
+                "queued frames dropped for being older than the sink's max_age_ms",
+            ),
+            (
+                "sink_oversize",
+                |r| r.stats.oversize,
+                "messages not sent for being larger than the sink allows",
             ),
         ];
         for (name, value, help) in per_sink {
@@ -359,13 +369,23 @@ pub fn sinks_line(sinks: &[SinkReport]) -> String {
     sinks
         .iter()
         .map(|r| {
-            format!(
+            let mut line = format!(
                 "{} sent {} dropped {} errors {}",
-                r.name,
-                r.stats.sent,
-                r.stats.dropped,
-                r.stats.errors + r.send_errors
-            )
+                r.name, r.stats.sent, r.stats.dropped, r.stats.errors
+            );
+            // Sends the sink refused; a file sink's write errors are also its refused sends,
+            // so the two are shown apart, never added.
+            if r.send_errors > 0 {
+                line.push_str(&format!(" refused {}", r.send_errors));
+            }
+            // Freshness and size drops only where a sink has them (serial, MQTT).
+            if r.stats.stale > 0 {
+                line.push_str(&format!(" stale {}", r.stats.stale));
+            }
+            if r.stats.oversize > 0 {
+                line.push_str(&format!(" oversize {}", r.stats.oversize));
+            }
+            line
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -443,6 +463,7 @@ mod tests {
                 dropped: 3,
                 errors: 2,
                 connects: 1,
+                ..SinkStats::default()
             },
             send_errors: 1,
         }]);
@@ -460,13 +481,13 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("edgepose_sink_errors_total{model=\"m\",sink=\"mqtt:x (\\\"q\\\")\"} 3"),
+            t.contains("edgepose_sink_errors_total{model=\"m\",sink=\"mqtt:x (\\\"q\\\")\"} 2"),
             "{t}"
         );
         assert!(t.contains("edgepose_workers{model=\"m\"} 2"), "{t}");
         assert_eq!(
             sinks_line(&s.sinks()),
-            "mqtt:x (\"q\") sent 7 dropped 3 errors 3"
+            "mqtt:x (\"q\") sent 7 dropped 3 errors 2 refused 1"
         );
     }
 }

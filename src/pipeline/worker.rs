@@ -51,6 +51,7 @@ impl Worker {
             running: &self.running,
             ordered: &self.ordered,
         };
+        let mut failed_log = crate::util::ratelimit::RateLimit::default();
         loop {
             let Taken { key, ticket, value } = match self.frames.take(POLL) {
                 Take::Item(t) => t,
@@ -87,7 +88,14 @@ impl Worker {
                     self.pool.put(buf);
                     self.ordered[key].abandon(ticket);
                     stats.inference_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("{}: frame {} failed: {e:#}", stats.name, frame.seq);
+                    if let Some(repeated) = failed_log.hit() {
+                        tracing::warn!(
+                            repeated,
+                            "{}: frame {} failed: {e:#}",
+                            stats.name,
+                            frame.seq
+                        );
+                    }
                 }
             }
             self.stats
