@@ -10,9 +10,13 @@
 //!
 //! `keypoints` always has 17 entries in COCO order; `null` marks an absent keypoint; present
 //! ones are `[x, y, score]` in source-image pixels with score in [0, 1].
+//!
+//! Frames of a named camera (`[sources.<name>]`) also carry `"camera": "<name>"` and
+//! `"camera_index"` (the wire frame's camera index), with `version` 2; decoded wire frames of
+//! version 2 carry `camera_index` only (the wire has no names).
 
 use edgepose_decoder::{DecodeStats, Person, Persons};
-use edgepose_wire::{PoseFrame, NUM_KEYPOINTS, PROTOCOL_VERSION};
+use edgepose_wire::{PoseFrame, NUM_KEYPOINTS, PROTOCOL_VERSION, PROTOCOL_VERSION_V1};
 use serde::{Deserialize, Serialize};
 
 /// Poses of one captured frame, in source-image pixels.
@@ -31,6 +35,19 @@ pub struct FramePoses {
     pub persons: Persons,
     /// What the decoder had to drop for this frame.
     pub stats: DecodeStats,
+    /// The named camera (`[sources.<name>]`) the frame came from; `None` for the single
+    /// `[source]`, whose outputs keep their single-camera form (no JSON `camera`, wire
+    /// version 1, MQTT topics without a camera level).
+    pub camera: Option<CameraId>,
+}
+
+/// A named camera of a multi-camera daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CameraId {
+    /// Position in the alphabetical order of the names (the wire frame's camera index).
+    pub index: u8,
+    /// The `<name>` of `[sources.<name>]`.
+    pub name: std::sync::Arc<str>,
 }
 
 /// One frame as a JSON object.
@@ -40,6 +57,12 @@ pub struct JsonFrame {
     /// Schema version; equals the wire protocol version.
     pub version: u8,
     pub device_id: u32,
+    /// The camera's name (`[sources.<name>]`); absent for the single `[source]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+    /// The camera's index (wire version 2); absent for the single `[source]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera_index: Option<u8>,
     pub seq: u64,
     pub timestamp_us: u64,
     pub width: u32,
@@ -87,8 +110,14 @@ impl JsonFrame {
     /// From the pipeline's frame, at full float precision.
     pub fn from_poses(frame: &FramePoses, device_id: u32) -> Self {
         JsonFrame {
-            version: PROTOCOL_VERSION,
+            version: if frame.camera.is_some() {
+                PROTOCOL_VERSION
+            } else {
+                PROTOCOL_VERSION_V1
+            },
             device_id,
+            camera: frame.camera.as_ref().map(|c| c.name.to_string()),
+            camera_index: frame.camera.as_ref().map(|c| c.index),
             seq: frame.seq,
             timestamp_us: frame.timestamp_us,
             width: frame.width,
@@ -110,6 +139,8 @@ impl JsonFrame {
         JsonFrame {
             version: frame.version,
             device_id: frame.device_id,
+            camera: None,
+            camera_index: (frame.version != PROTOCOL_VERSION_V1).then_some(frame.camera),
             seq: frame.seq,
             timestamp_us: frame.timestamp_us,
             width: u32::from(frame.width),

@@ -13,7 +13,8 @@ use edgepose::util::Size;
 /// Arguments of `edgepose detect`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model name (a card in models/) or path to a card (.toml) or network (.onnx).
+    /// Model name (a card in models/) or path to a card (.toml) or to a network (.onnx) whose
+    /// card sits next to it.
     #[arg(long, default_value = edgepose::infer::model::DEFAULT_MODEL)]
     pub model: String,
     /// Image files (JPEG or PNG).

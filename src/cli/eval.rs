@@ -49,6 +49,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let gt = eval::load_ground_truth(&args.annotations)?;
+    let mut failed = 0usize;
     let (dets, source) = match (&args.results, &args.model, &args.images) {
         (Some(path), _, _) => (eval::load_results(path)?, path.display().to_string()),
         (None, Some(model), Some(images)) => {
@@ -63,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for f in &failures {
                 eprintln!("error: {f}");
             }
+            failed = failures.len();
             if let Some(out) = &args.save_results {
                 eval::save_results(out, &dets)?;
             }
@@ -74,7 +76,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let metrics = eval::evaluate(&gt, &dets)
         .with_context(|| format!("evaluating {source} against {}", args.annotations.display()))?;
-    print_metrics(&metrics, args.json)
+    print_metrics(&metrics, args.json)?;
+    // The metrics of a partial run are printed (they say something), but they are not the
+    // model's: a script must not take them for a clean evaluation.
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} images could not be evaluated (listed above): the metrics cover only the rest",
+            gt.images.len()
+        );
+    }
+    Ok(())
 }
 
 /// Prints metrics as the pycocotools table or as json (`{"AP": .., "AP50": .., ...}`).

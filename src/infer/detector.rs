@@ -94,6 +94,29 @@ impl Detector {
         Ok(())
     }
 
+    /// A second detector for another worker thread: the weights are shared where the backend
+    /// allows it ([`Backend::fork`]), otherwise loaded again; pre-processing, test-time
+    /// augmentation buffers and decoder scratch are the new detector's own.
+    pub fn fork(&self) -> anyhow::Result<Detector> {
+        use anyhow::Context as _;
+        let (w, h) = self.preprocessor.input_size();
+        let backend = backend::fork_or_open(&*self.backend, &self.card, &self.backend_config, w, h)
+            .with_context(|| format!("loading model '{}' for another worker", self.card.id))?;
+        let tta = match &self.tta {
+            Some(t) => Some(t.fork(&self.card, &self.backend_config)?),
+            None => None,
+        };
+        Ok(Detector {
+            card: self.card.clone(),
+            backend,
+            preprocessor: Preprocessor::new(&self.card, w, h),
+            decoder: decode::for_card(&self.card),
+            output_shape: self.output_shape.clone(),
+            tta,
+            backend_config: self.backend_config.clone(),
+        })
+    }
+
     /// Inference passes per frame (1 without test-time augmentation).
     pub fn passes(&self) -> usize {
         self.tta.as_ref().map_or(1, |t| t.passes())

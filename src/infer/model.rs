@@ -27,6 +27,18 @@ pub enum ModelError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read network file {path} named by model card '{card}': {source}")]
+    Network {
+        path: PathBuf,
+        card: String,
+        source: std::io::Error,
+    },
+    #[error("network {network} has no model card: looked for {expected} and for a card naming it in {dir} (a card says how to feed and decode a network: copy one from models/ and set its `file`)")]
+    NoCard {
+        network: PathBuf,
+        expected: PathBuf,
+        dir: String,
+    },
     #[error("invalid model card {path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("model file {path} is corrupt: sha256 {actual} does not match the card's {expected}")]
@@ -221,8 +233,9 @@ impl ModelCard {
     pub fn verify_checksum(&self) -> Result<(), ModelError> {
         use sha2::Digest;
         let path = self.model_path();
-        let bytes = std::fs::read(&path).map_err(|source| ModelError::Read {
+        let bytes = std::fs::read(&path).map_err(|source| ModelError::Network {
             path: path.clone(),
+            card: self.id.clone(),
             source,
         })?;
         let actual = hex(&sha2::Sha256::digest(&bytes));
@@ -311,14 +324,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn resolve_card_path(name_or_path: &str) -> Result<PathBuf, ModelError> {
-    let p = Path::new(name_or_path);
-    match p.extension().and_then(|e| e.to_str()) {
-        Some("toml") => return Ok(p.to_owned()),
-        Some("onnx") | Some("nnef") | Some("tgz") => return Ok(p.with_extension("toml")),
-        _ => {}
-    }
-    let file = format!("{name_or_path}.toml");
+/// The directories a model name is searched in, in order: `$EDGEPOSE_MODEL_DIR`, `./models`,
+/// the source tree's `models/`, the executable's `../share/edgepose/models`, and
+/// `/usr/share/edgepose/models`. `edgepose doctor` lists exactly these.
+pub fn search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Ok(d) = std::env::var(MODEL_DIR_ENV) {
         dirs.push(PathBuf::from(d));
@@ -335,6 +344,44 @@ fn resolve_card_path(name_or_path: &str) -> Result<PathBuf, ModelError> {
         dirs.push(exe_dir.join("../share/edgepose/models"));
     }
     dirs.extend(MODEL_SEARCH_DIRS[1..].iter().map(PathBuf::from));
+    dirs
+}
+
+/// The card of a network file: `x.toml` next to `x.onnx`, or a card next to it whose `file`
+/// names it.
+fn card_of_network(network: &Path) -> Result<PathBuf, ModelError> {
+    let expected = network.with_extension("toml");
+    if expected.is_file() {
+        return Ok(expected);
+    }
+    let dir = network
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let naming_it = network.file_name().and_then(|name| {
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .find(|p| ModelCard::from_path(p).is_ok_and(|c| c.file.file_name() == Some(name)))
+    });
+    naming_it.ok_or_else(|| ModelError::NoCard {
+        network: network.to_owned(),
+        expected,
+        dir: dir.display().to_string(),
+    })
+}
+
+fn resolve_card_path(name_or_path: &str) -> Result<PathBuf, ModelError> {
+    let p = Path::new(name_or_path);
+    match p.extension().and_then(|e| e.to_str()) {
+        Some("toml") => return Ok(p.to_owned()),
+        Some("onnx") | Some("nnef") | Some("tgz") => return card_of_network(p),
+        _ => {}
+    }
+    let file = format!("{name_or_path}.toml");
+    let dirs = search_dirs();
     for d in &dirs {
         let candidate = d.join(&file);
         if candidate.is_file() {

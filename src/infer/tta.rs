@@ -167,6 +167,32 @@ impl Tta {
         }))
     }
 
+    /// The same passes for another worker thread: the extra scales' weights are shared where
+    /// the backend allows it, the averaging buffers are new.
+    pub fn fork(&self, card: &ModelCard, config: &BackendConfig) -> anyhow::Result<Tta> {
+        let mut extra = Vec::with_capacity(self.extra.len());
+        for pass in &self.extra {
+            let (w, h) = pass.preprocessor.input_size();
+            extra.push(ScalePass {
+                backend: backend::fork_or_open(&*pass.backend, card, config, w, h).with_context(
+                    || format!("loading model '{}' at {w}x{h} for another worker", card.id),
+                )?,
+                preprocessor: Preprocessor::new(card, w, h),
+                grid: pass.grid,
+            });
+        }
+        Ok(Tta {
+            flip: self.flip,
+            extra,
+            base: self.base,
+            input_nchw: self.input_nchw,
+            stride: self.stride,
+            offset: self.offset,
+            sum: vec![0.0; self.sum.len()],
+            weight: vec![0.0; self.weight.len()],
+        })
+    }
+
     /// Passes per frame (inferences).
     pub fn passes(&self) -> usize {
         (1 + self.extra.len()) * if self.flip.is_some() { 2 } else { 1 }

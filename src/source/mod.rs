@@ -32,9 +32,9 @@ pub struct Frame {
 
 /// Error from a source.
 ///
-/// Both kinds are transient from the caller's point of view: calling
+/// `BadFrame` and `Failed` are transient from the caller's point of view: calling
 /// [`Source::next_frame`] again continues (with the next image, or after a paced reconnect
-/// attempt). Errors that cannot get better surface from [`open`] instead.
+/// attempt). Errors that cannot get better surface from [`open`], or as `Fatal`.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// This frame is bad (corrupt JPEG, short read); the source can go on.
@@ -43,6 +43,10 @@ pub enum SourceError {
     /// The device failed; the caller may retry with backoff.
     #[error("source failed: {0}")]
     Failed(String),
+    /// The source can never produce a frame (every image file is bad): retrying would only
+    /// spin, so the daemon stops with this error.
+    #[error("source cannot produce any frame: {0}")]
+    Fatal(String),
 }
 
 /// A frame producer. `Ok(None)` = the source is finished (end of a non-looping file list).

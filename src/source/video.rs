@@ -373,8 +373,16 @@ pub fn parse_probe(text: &str) -> Result<VideoInfo, String> {
     let (Some(width), Some(height)) = (width, height) else {
         return Err("no video stream found (ffprobe reported no width/height)".into());
     };
-    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(format!("unsupported video size {width}x{height}"));
+    if width == 0 || height == 0 {
+        // ffprobe "finds" a 0x0 stream in text and other non-video files.
+        return Err(format!(
+            "not a video file: ffprobe found no picture in it (a {width}x{height} stream)"
+        ));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!(
+            "unsupported video size {width}x{height} (at most {MAX_SIDE} pixels a side)"
+        ));
     }
     Ok(VideoInfo {
         width,

@@ -30,7 +30,6 @@ import json
 import re
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -65,15 +64,6 @@ CHECK_TOLERANCE = 1e-2
 
 class CheckpointError(Exception):
     """The checkpoint cannot be imported; the message names the file and the problem."""
-
-
-@dataclass
-class Mapped:
-    """One reference tensor placed in our state dict."""
-
-    ref_key: str
-    our_key: str
-    tensor: torch.Tensor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,6 +269,81 @@ def build_imported(sd: dict[str, torch.Tensor], rgb_input: bool = True) -> IMHN:
     return net.eval()
 
 
+def reference_state_dict(net: IMHN, rgb_input: bool = True) -> dict[str, torch.Tensor]:
+    """The inverse of ``build_imported``: ``net``'s tensors under the reference's names and
+    shapes (``posenet.`` prefix), as the released file holds them. Benchmarks and round-trip
+    tests use it to make checkpoints of any configuration without the reference code."""
+    ours = net.state_dict()
+    out: dict[str, torch.Tensor] = {}
+    for ref in _reference_keys(net.cfg):
+        key = map_key(ref, net.cfg.order)
+        t = ours[key]
+        if key == "stem.pre.0.conv.weight" and rgb_input:
+            t = t.flip(1)
+        if ".fc." in ref and ref.endswith("weight"):
+            t = t.reshape(t.shape[:2])
+        out["posenet." + ref] = t.detach().clone().contiguous()
+    if len(out) != len(ours):
+        raise AssertionError(f"reference layout has {len(out)} tensors, the IMHN {len(ours)}")
+    return out
+
+
+def _bn(prefix: str) -> list[str]:
+    return [f"{prefix}.{n}" for n in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")]
+
+
+def _residual_keys(prefix: str, cin: int, cout: int) -> list[str]:
+    keys = []
+    for conv, bn in (("0", "1"), ("3", "4"), ("6", "7")):
+        keys += [f"{prefix}.convBlock.{conv}.weight"] + _bn(f"{prefix}.convBlock.{bn}")
+    if cin != cout:
+        keys += [f"{prefix}.skipConv.0.weight"] + _bn(f"{prefix}.skipConv.1")
+    return keys
+
+
+def _reference_keys(cfg: ImhnConfig) -> list[str]:
+    """Every key of the reference PoseNet for ``cfg`` (prefix stripped), in state-dict order."""
+    c1, c2 = cfg.inp_dim // 4, cfg.inp_dim // 2
+    keys = ["pre.conv1.weight"] + _bn("pre.bn1")
+    keys += _residual_keys("pre.res1", c1, c2) + _residual_keys("pre.res2", c2, c2)
+    for d in range(6):
+        keys += [f"pre.dilation.{d}.conv.weight"] + _bn(f"pre.dilation.{d}.bn")
+    for s in range(cfg.stacks):
+        for lv in range(cfg.order):
+            c, cn = cfg.level_channels(lv), cfg.level_channels(lv + 1)
+            base = f"hourglass.{s}.hg.{lv}"
+            keys += _residual_keys(f"{base}.0", c, c) + _residual_keys(f"{base}.1", c, cn)
+            keys += _residual_keys(f"{base}.2", cn, c)
+            keys += [f"{base}.3.conv.weight"] + _bn(f"{base}.3.bn")
+            if lv == cfg.order - 1:
+                keys += _residual_keys(f"{base}.4", cn, cn)
+    for s in range(cfg.stacks):
+        for j in range(cfg.order + 1):
+            base = f"features.{s}.before_regress.{j}"
+            for i in ("0", "1"):
+                keys += [f"{base}.{i}.conv.weight"] + _bn(f"{base}.{i}.bn")
+            keys += [f"{base}.2.fc.{i}.{w}" for i in ("0", "2") for w in ("weight", "bias")]
+    for s in range(cfg.stacks):
+        for j in range(cfg.order + 1):
+            keys += [f"outs.{s}.{j}.conv.weight", f"outs.{s}.{j}.conv.bias"]
+    for kind in ("merge_features", "merge_preds"):
+        for s in range(cfg.stacks - 1):
+            for j in range(cfg.order + 1):
+                keys += [f"{kind}.{s}.{j}.conv.conv.weight"] + _bn(f"{kind}.{s}.{j}.conv.bn")
+    return keys
+
+
+def save_reference_checkpoint(net: IMHN, path: Path) -> Path:
+    """Write ``net`` as the released file is laid out: legacy torch.save format, a dict with
+    ``weights`` (``posenet.*``), ``optimizer_weight``, ``train_loss``, ``epoch``."""
+    torch.save(
+        {"weights": reference_state_dict(net), "optimizer_weight": {"state": {}, "param_groups": []},
+         "train_loss": 0.0, "epoch": 52},
+        path, _use_new_zipfile_serialization=False,
+    )
+    return path
+
+
 # ---------------------------------------------------------------------------------------------
 # Export and card
 
@@ -386,17 +451,64 @@ def write_outputs(net: IMHN, out: Path, source: str, model_id: str = MODEL_ID) -
     return onnx_path, card, err
 
 
+def quantize_imported(fp32_onnx: Path, calib: "np.ndarray", model_id: str = MODEL_ID, source: str = "") -> tuple[Path, Path]:
+    """int8 QDQ of the imported graph for onnxruntime (per-channel int8 weights, uint8
+    activations, MinMax over ``calib`` [N,3,H,W]) and its card, next to the fp32 file."""
+    from .quantize import quantize
+
+    out = fp32_onnx.with_name(f"{model_id}-int8.onnx")
+    quantize(fp32_onnx, out, list(calib), "qdq")
+    facts = {
+        "status": "int8 QDQ of the imported reference weights, for onnxruntime (tract runs QDQ as fake-quant "
+                  "in f32: use the fp32 file there)",
+        "calibration": f"MinMax over {len(calib)} images at {calib.shape[3]}x{calib.shape[2]}{' (' + source + ')' if source else ''}",
+        "fp32_model": fp32_onnx.name,
+    }
+    card = fp32_onnx.with_name(f"{model_id}-int8.toml")
+    card.write_text(card_text(out, f"{model_id}-int8", WIRE_ID_INT8, source or "imported checkpoint", facts, "int8"),
+                    encoding="utf-8")
+    return out, card
+
+
+def calibration_set(images: list[str] | None, count: int, width: int, height: int, seed: int = 0) -> tuple["np.ndarray", str]:
+    """The user's images (folders, files, MCAP recordings) or, without any, synthetic scenes."""
+    import tempfile
+
+    from .images import load_images, synthetic_images
+
+    if images:
+        return load_images(images, width, height, limit=count), f"user images: {', '.join(images)}"
+    with tempfile.TemporaryDirectory() as tmp:
+        return (synthetic_images(count, width, height, seed, Path(tmp)),
+                f"synthetic stick-figure scenes, seed {seed} (no images given)")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="PoseNet_52_epoch.pth (or any checkpoint of the same layout; .gz accepted)")
     p.add_argument("--out", required=True, help="folder for imhn-reference.onnx + .toml (e.g. models)")
     p.add_argument("--id", default=MODEL_ID, help="model id and file stem (default %(default)s)")
+    p.add_argument("--int8", action="store_true", help="also write <id>-int8.onnx (QDQ, onnxruntime) + card")
+    p.add_argument("--calib-images", nargs="+", metavar="PATH",
+                   help="calibration images: folders, image files, edgepose MCAP recordings (default: synthetic scenes)")
+    p.add_argument("--calib-count", type=int, default=16)
+    p.add_argument("--calib-size", default="512x512", help="WxH, multiples of 64 (default %(default)s)")
     args = p.parse_args(argv)
+    from .data import DataError
+
     try:
         sd = read_checkpoint(args.checkpoint)
         net = build_imported(sd)
         onnx_path, card, err = write_outputs(net, Path(args.out), Path(args.checkpoint).name, args.id)
-    except CheckpointError as e:
+        if args.int8:
+            w, _, h = args.calib_size.partition("x")
+            w, h = int(w), int(h or w)
+            if w % SIZE_MULTIPLE or h % SIZE_MULTIPLE:
+                raise CheckpointError(f"--calib-size {args.calib_size}: width and height must be multiples of {SIZE_MULTIPLE}")
+            calib, what = calibration_set(args.calib_images, args.calib_count, w, h)
+            q, qcard = quantize_imported(onnx_path, calib, args.id, what)
+            print(f"wrote {q} and {qcard} (calibration: {what})")
+    except (CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     cfg = net.cfg

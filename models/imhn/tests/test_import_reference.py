@@ -223,3 +223,59 @@ def test_bare_state_dict_and_prefixes_are_accepted(tmp_path):
     torch.save({"model": 1, "epoch": 3}, other)
     with pytest.raises(ir.CheckpointError, match="neither a 'weights' entry nor a bare state dict"):
         ir.read_checkpoint(other)
+
+
+def test_reference_key_layout_is_the_fixtures_in_order():
+    """``reference_state_dict`` writes the reference's exact key list (both fixture configs)."""
+    d = fixture_dir()
+    for name in ("keys-default.json", "keys-small.json"):
+        keys = json.loads((d / name).read_text())["keys"]
+        shapes = {ir._strip_prefix(k["key"]): tuple(k["shape"]) for k in keys}
+        assert ir._reference_keys(ir.config_from_shapes(shapes)) == list(shapes), name
+
+
+def test_round_trip_through_the_released_layout(tmp_path):
+    """Our net -> legacy checkpoint in the reference layout -> importer: the same network."""
+    from imhn.model import ImhnConfig
+
+    torch.manual_seed(0)
+    cfg = ImhnConfig(stacks=2, inp_dim=16, increase=8, head_dim=16, input_width=64, input_height=64,
+                     merge_into="outputs", merge_from="head")
+    net = IMHN(cfg)
+    net.train()
+    with torch.no_grad():
+        net(torch.rand(2, 3, 64, 64))
+    net.eval()
+    ckpt = ir.save_reference_checkpoint(net, tmp_path / "tiny.pth")
+    assert ckpt.read_bytes()[:2] != b"PK"  # legacy format, not zip
+    back = ir.build_imported(ir.read_checkpoint(ckpt))
+    x = torch.rand(1, 3, 64, 128)
+    with torch.no_grad():
+        for a, b in zip(net(x), back(x)):
+            for p, q in zip(a, b):
+                torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_int8_qdq_of_the_imported_fixture_network(tmp_path):
+    """--int8 on the user's images: QDQ graph, own card, close to fp32 on unseen scenes."""
+    from imhn.images import synthetic_images
+    from imhn.quantize import op_types
+    from imhn.stickfig import make_coco
+
+    d = fixture_dir()
+    make_coco(tmp_path / "calib", count=4, size=128, seed=3, people=(1, 3))
+    out = tmp_path / "out"
+    assert ir.main([str(d / "small.pth.gz"), "--out", str(out), "--int8", "--calib-images",
+                    str(tmp_path / "calib" / "images"), "--calib-size", "128x128"]) == 0
+    q, card = out / "imhn-reference-int8.onnx", out / "imhn-reference-int8.toml"
+    ops = op_types(q)
+    assert ops.get("QuantizeLinear", 0) > 100 and not any(k.startswith("com.microsoft") for k in ops), ops
+    c = tomllib.loads(card.read_text())
+    assert (c["id"], c["wire_id"], c["sha256"]) == ("imhn-reference-int8", ir.WIRE_ID_INT8, sha256_of(q))
+    assert "user images" in c["card"]["calibration"]
+    scenes = synthetic_images(2, 128, 128, 77, tmp_path / "eval")
+    for x in scenes:
+        (a,), (b,) = _ort_run(out / "imhn-reference.onnx", x[None]), _ort_run(q, x[None])
+        # Random-weight fixture network: int8 tracks fp32 (measured corr ~0.96, README).
+        assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
+        assert np.abs(a - b).mean() < 0.4 * a.std()

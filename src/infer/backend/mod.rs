@@ -108,6 +108,12 @@ pub trait Backend: Send {
     fn input(&mut self) -> InputBuffer<'_>;
     /// Runs the network on the current input. The slice stays valid until the next call.
     fn run(&mut self) -> Result<&[f32], BackendError>;
+    /// Another instance for a second worker thread that shares this one's loaded, optimised
+    /// weights (its own input, output and run state). `None` when the runtime cannot share
+    /// them: the caller then loads another copy with [`open`].
+    fn fork(&self) -> Option<Result<Box<dyn Backend>, BackendError>> {
+        None
+    }
 }
 
 /// Loads the card's network into the configured backend at input size `width` x `height`.
@@ -143,6 +149,21 @@ pub fn open(
         BackendKind::TractGpu => Err(BackendError::Unavailable(
             "tract-gpu: rebuild with `--features tract-cuda` to use tract's CUDA runtime".into(),
         )),
+    }
+}
+
+/// Another instance of `backend` for a second worker: sharing its weights where the runtime
+/// allows it ([`Backend::fork`]), else a second copy loaded from the card.
+pub fn fork_or_open(
+    backend: &dyn Backend,
+    card: &ModelCard,
+    config: &BackendConfig,
+    width: u32,
+    height: u32,
+) -> Result<Box<dyn Backend>, BackendError> {
+    match backend.fork() {
+        Some(b) => b,
+        None => open(card, config, width, height),
     }
 }
 
