@@ -206,3 +206,18 @@ pub fn wait_for(
         }
     }
 }
+
+/// The project venv's Python (`$EDGEPOSE_VENV` or models/.venv) when it can import `module`.
+pub fn venv_python_with(module: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("EDGEPOSE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/.venv"));
+    let python = venv.join("bin/python");
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(python)
+}
