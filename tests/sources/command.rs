@@ -351,3 +351,75 @@ fn daemon_with_a_missing_program_exits_with_the_install_hint() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sigterm_stops_the_daemon_and_its_camera_program() {
+    if !have_ffmpeg() {
+        return;
+    }
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let argv = rpicam_args(
+        "yuv420",
+        320,
+        240,
+        &["--fake-pidfile", &pidfile.to_string_lossy()],
+    )
+    .iter()
+    .map(|a| format!("{a:?}"))
+    .collect::<Vec<_>>()
+    .join(", ");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[source]\nkind = \"command\"\ncommand = [{argv}]\nformat = \"i420\"\n\
+             width = 320\nheight = 240\n"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a first frame").expect("readable");
+    assert!(first.starts_with('{'), "{first}");
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let signalled = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    // Drain stdout on a thread so a full pipe never blocks the daemon.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).count());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if signalled.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("no exit within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = signalled.elapsed();
+    let _ = drain.join();
+    assert!(status.success(), "{status:?}");
+    // A frame in flight finishes first; the camera program never holds the exit up.
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    assert!(
+        !PathBuf::from(format!("/proc/{pid}")).exists(),
+        "camera program {pid} outlived the daemon"
+    );
+}
