@@ -91,8 +91,7 @@ fn two_cameras_reach_mqtt_and_json_lines_with_their_names_and_topics() {
     }
     let broker = Mosquitto::start(free_port());
     let rx = subscribe(broker.port, "edgepose/robot/#", "pool-test-sub");
-    // Let the subscription settle before the daemon publishes.
-    std::thread::sleep(Duration::from_millis(800));
+    wait_subscribed(broker.port, &rx);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("poses.jsonl");
     let conf = dir.path().join("edgepose.toml");
@@ -177,6 +176,41 @@ fn two_cameras_reach_mqtt_and_json_lines_with_their_names_and_topics() {
         "named cameras do not use the single-camera topic"
     );
     drop(broker);
+}
+
+/// Publishes a probe under the subscriber's filter until it arrives: the subscription is
+/// active before the daemon publishes anything.
+fn wait_subscribed(port: u16, rx: &mpsc::Receiver<(String, Vec<u8>, bool)>) {
+    use rumqttc::{Client, MqttOptions, QoS};
+    let (client, mut conn) = Client::new(MqttOptions::new("pool-test-probe", "127.0.0.1", port), 8);
+    std::thread::spawn(move || {
+        // Ends at the first error (the disconnect below, or the broker going away).
+        for event in conn.iter() {
+            if event.is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let _ = client.try_publish(
+            "edgepose/robot/probe",
+            QoS::AtMostOnce,
+            false,
+            b"p".to_vec(),
+        );
+        let got = crate::support::wait_for(rx, Duration::from_millis(300), |t, _, _| {
+            t == "edgepose/robot/probe"
+        });
+        if got.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the test subscriber never got its probe"
+        );
+    }
+    let _ = client.try_disconnect();
 }
 
 fn topics(seen: &[(String, Vec<u8>)]) -> Vec<&str> {
