@@ -239,6 +239,12 @@ impl Pipeline {
                 crate::sink::MqttSink::open(c).context("opening the MQTT sink")?,
             ));
         }
+        #[cfg(feature = "ros2")]
+        if let Some(c) = &config.sinks.ros2 {
+            sinks.push(Box::new(
+                crate::sink::Ros2Sink::open(c.clone()).context("opening the ROS 2 sink")?,
+            ));
+        }
         let display = crate::display::open(&config.display).context("opening the display")?;
         let names: Vec<String> = cameras.iter().map(|c| c.label().to_owned()).collect();
         let stats = Stats::new(&names, detectors.len());
