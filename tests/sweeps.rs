@@ -12,5 +12,6 @@ mod sweeps {
     mod imhn_synth;
     mod movenet_heads;
     mod ort;
+    mod tract_fp16;
     mod tta_tfpose;
 }

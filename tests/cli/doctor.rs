@@ -26,6 +26,19 @@ fn reports_build_backends_and_models() {
     assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
     assert!(text.contains("tract-cpu: available"), "{text}");
     assert!(text.contains("ort:"), "{text}");
+    // Which runtime `kind = "auto"` would run here, and why.
+    let auto = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("auto: "))
+        .unwrap_or_else(|| panic!("no auto line:\n{text}"));
+    if cfg!(feature = "ort") && std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        assert!(auto.contains("auto: ort (onnxruntime"), "{auto}");
+    } else if !cfg!(feature = "ort") {
+        assert!(
+            auto.contains("auto: tract (this build has no onnxruntime"),
+            "{auto}"
+        );
+    }
     for card in edgepose::infer::model::cards_in(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/models"

@@ -353,3 +353,29 @@ fn prometheus_endpoint_reports_live_counters_and_latencies() {
         "{buffers} output buffers for {published} frames: {body}"
     );
 }
+
+/// Without the `ort` feature the default `auto` runs tract and the start-up line says why.
+#[cfg(not(feature = "ort"))]
+#[test]
+fn auto_backend_without_ort_runs_tract_and_says_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("poses.jsonl");
+    let run = Command::new(BIN)
+        .args(["run", "--frames", "1", "--set"])
+        .arg(format!("sinks.jsonl.path=\"{}\"", out.display()))
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("runs");
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{log}");
+    let started = log
+        .lines()
+        .find(|l| l.contains("pipeline started"))
+        .unwrap_or_else(|| panic!("no start-up line:\n{log}"));
+    assert!(started.contains("tract-cpu"), "{started}");
+    assert!(started.contains("no onnxruntime"), "{started}");
+    assert!(
+        !log.contains("backend auto"),
+        "no warning when tract is the only runtime:\n{log}"
+    );
+}
