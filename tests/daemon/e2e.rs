@@ -6,23 +6,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::emulation_allowance as allowance;
+
 const BIN: &str = env!("CARGO_BIN_EXE_edgepose");
 
 /// Shutdown budget after SIGTERM (the requirement is 2 s; the bound is the same here).
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
-/// Under qemu-user (`EDGEPOSE_QEMU=1`, set by the cross runners) one MoveNet inference takes
-/// tens of seconds, and a frame in flight finishes before the daemon exits: wall-clock budgets
-/// made for real hardware get this much extra there.
-const EMULATION_ALLOWANCE: Duration = Duration::from_secs(90);
-
-/// The extra time a wall-clock check allows on this machine.
-fn allowance() -> Duration {
-    if crate::support::under_emulation() {
-        EMULATION_ALLOWANCE
-    } else {
-        Duration::ZERO
-    }
-}
 
 fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).expect("jsonl output exists");

@@ -63,6 +63,21 @@ pub fn under_emulation() -> bool {
     std::env::var_os("EDGEPOSE_QEMU").is_some_and(|v| v == "1")
 }
 
+/// Extra time a wall-clock check allows under qemu-user, where a frame in flight (the model
+/// emulated 100-250x slower) takes tens of seconds; checks made for real hardware get this
+/// much extra there.
+pub const EMULATION_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// The extra time a wall-clock check allows on this machine: [`EMULATION_ALLOWANCE`] under
+/// qemu-user, nothing natively.
+pub fn emulation_allowance() -> std::time::Duration {
+    if under_emulation() {
+        EMULATION_ALLOWANCE
+    } else {
+        std::time::Duration::ZERO
+    }
+}
+
 /// Skips `test` (with a message saying `why`) under qemu-user; it runs natively.
 pub fn skip_under_emulation(test: &str, why: &str) -> bool {
     if under_emulation() {
