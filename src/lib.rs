@@ -11,13 +11,16 @@ pub mod decode;
 pub mod detector;
 pub mod display;
 pub mod eval;
+pub mod http;
 pub mod model;
 pub mod pipeline;
 pub mod pose;
 pub mod preprocess;
+pub mod recorder;
 pub mod sink;
 pub mod source;
 pub mod synth;
+pub mod tap;
 pub mod track;
 pub mod tta;
 

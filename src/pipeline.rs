@@ -17,6 +17,7 @@ use crate::display::{Display, Status};
 use crate::pose::FramePoses;
 use crate::sink::Sink;
 use crate::source::{Frame, Source, SourceError};
+use crate::tap::Tap;
 use crate::track::Tracker;
 
 /// Back-off after a source failure before asking it again (sources reconnect themselves).
@@ -299,6 +300,8 @@ pub struct Pipeline {
     tracker: Tracker,
     sinks: Vec<Box<dyn Sink>>,
     display: Option<Box<dyn Display>>,
+    /// Where finished frames go for the web server and the recorder.
+    tap: Option<Arc<Tap>>,
     pub stats: Arc<Stats>,
 }
 
@@ -306,6 +309,26 @@ impl Pipeline {
     /// The loaded model's card id (labels the metrics).
     pub fn model_id(&self) -> &str {
         &self.detector.card.id
+    }
+
+    /// The backend's name (for status reports).
+    pub fn backend_name(&self) -> &str {
+        self.detector.backend_name()
+    }
+
+    /// The source and sinks, as the start-up log line names them.
+    pub fn describe(&self) -> (String, Vec<String>) {
+        (
+            self.source.describe(),
+            self.sinks.iter().map(|s| s.describe()).collect(),
+        )
+    }
+
+    /// Publishes every finished frame (and its camera image while a reader wants images)
+    /// to `tap`.
+    pub fn with_tap(mut self, tap: Arc<Tap>) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// Opens the source, model, tracker, sinks and display named by `config`.
@@ -363,6 +386,7 @@ impl Pipeline {
             tracker,
             sinks,
             display,
+            tap: None,
             stats: Arc::new(Stats::default()),
         })
     }
@@ -377,6 +401,7 @@ impl Pipeline {
             mut tracker,
             mut sinks,
             mut display,
+            tap,
             stats,
         } = self;
         // Each item carries the instant it was captured: latency is measured on this clock,
@@ -435,6 +460,7 @@ impl Pipeline {
             };
             // Pre-processing + inference.
             let want_preview = display.is_some();
+            let tap_images = tap.clone();
             let (recycle_tx, recycle_rx) = mpsc::sync_channel::<Vec<f32>>(OUTPUT_BUFFERS);
             let mut decode_stage = detector.decode_stage();
             let inf = {
@@ -469,7 +495,9 @@ impl Pipeline {
                                     geometry,
                                     seq: frame.seq,
                                     timestamp_us: frame.timestamp_us,
-                                    preview: want_preview.then_some(frame.image),
+                                    preview: (want_preview
+                                        || tap_images.as_ref().is_some_and(|t| t.wants_images()))
+                                    .then_some(frame.image),
                                     captured,
                                 };
                                 if let Some(stale) = raw.put(item) {
@@ -562,6 +590,9 @@ impl Pipeline {
                             stats.display_errors.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!("display: {e}");
                         }
+                    }
+                    if let Some(t) = &tap {
+                        t.publish(&poses, preview);
                     }
                     record(&stats.output, t0.elapsed());
                     record(&stats.end_to_end, captured.elapsed());
@@ -699,43 +730,6 @@ impl FpsMeter {
             0.0
         }
     }
-}
-
-/// Serves `stats` as Prometheus text on `bind:port` until `stop` is set.
-pub fn serve_metrics(
-    bind: &str,
-    port: u16,
-    model: String,
-    stats: Arc<Stats>,
-    stop: Arc<AtomicBool>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind((bind, port))?;
-    listener.set_nonblocking(true)?;
-    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
-    Ok(std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((mut conn, _)) => {
-                    let _ = conn.set_nonblocking(false);
-                    let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
-                    let mut buf = [0u8; 1024];
-                    let _ = conn.read(&mut buf);
-                    let body = stats.prometheus(&model);
-                    let _ = write!(
-                        conn,
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
-                Err(e) => {
-                    tracing::warn!("metrics: {e}");
-                    std::thread::sleep(POLL);
-                }
-            }
-        }
-    }))
 }
 
 #[cfg(test)]

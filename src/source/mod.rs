@@ -14,6 +14,7 @@ pub mod negotiate;
 pub mod synthetic;
 #[cfg(all(feature = "v4l2", target_os = "linux"))]
 pub mod v4l2;
+pub mod mcap_replay;
 pub mod video;
 
 /// One captured frame (RGB8) with its capture time.
@@ -65,6 +66,8 @@ pub enum SourceConfig {
     Video(video::VideoConfig),
     /// Simulated people walking through a synthetic scene, with ground truth.
     Synthetic(synthetic::SyntheticConfig),
+    /// An MCAP recording's camera images (the recorder's, or any Foxglove CompressedImage).
+    Mcap(mcap_replay::McapConfig),
 }
 
 /// The V4L2 config lives outside the feature-gated module so configs parse (and report a
@@ -131,6 +134,7 @@ pub fn open(config: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
         SourceConfig::Images(c) => Ok(Box::new(images::ImageSource::open(c)?)),
         SourceConfig::Video(c) => Ok(Box::new(video::VideoSource::open(c)?)),
         SourceConfig::Synthetic(c) => Ok(Box::new(synthetic::SyntheticSource::open(c)?)),
+        SourceConfig::Mcap(c) => Ok(Box::new(mcap_replay::McapSource::open(c)?)),
         #[cfg(all(feature = "v4l2", target_os = "linux"))]
         SourceConfig::V4l2(c) => Ok(Box::new(v4l2::V4l2Source::open(c)?)),
         #[cfg(not(all(feature = "v4l2", target_os = "linux")))]
