@@ -6,7 +6,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use edgepose::decoder::{Keypoint, Person};
 use edgepose::pose::FramePoses;
-use edgepose::sink::{encode_wire, to_wire, JsonFrame};
+use edgepose::pose::JsonFrame;
+use edgepose::sink::{encode_wire, to_wire};
 use edgepose::wire::{encode, StreamDecoder, MAX_ENCODED_LEN};
 use std::hint::black_box;
 

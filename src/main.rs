@@ -1,7 +1,7 @@
 //! The `edgepose` command line: the daemon and its tools.
 
 use clap::{Parser, Subcommand};
-use edgepose::cli;
+mod cli;
 
 #[derive(Parser)]
 #[command(

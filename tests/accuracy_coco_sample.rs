@@ -4,9 +4,10 @@
 
 mod shared_data;
 
-use edgepose::backend::BackendConfig;
-use edgepose::detector::{detect_coco, Detector};
 use edgepose::eval;
+use edgepose::eval::detect_coco;
+use edgepose::infer::backend::BackendConfig;
+use edgepose::infer::detector::Detector;
 
 /// Floors from the inference issue (the spec's NumPy sanity checks reached 0.564 and 0.493).
 const TFPOSE_MIN_AP: f64 = 0.55;

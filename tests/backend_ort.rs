@@ -8,11 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
-use edgepose::backend::{self, BackendConfig, BackendKind};
 use edgepose::decoder::Persons;
-use edgepose::detector::Detector;
-use edgepose::model::{self, ModelCard};
-use edgepose::preprocess::Preprocessor;
+use edgepose::infer::backend::{self, BackendConfig, BackendKind};
+use edgepose::infer::detector::Detector;
+use edgepose::infer::model::{self, ModelCard};
+use edgepose::infer::preprocess::Preprocessor;
 
 /// fp32 graphs: both runtimes compute the same float graph; differences come from summation
 /// order and fused kernels, far below anything the decoder could notice.
@@ -47,7 +47,7 @@ fn skip_or_fail(why: &str) -> bool {
 }
 
 fn ort_config(threads: usize) -> Option<BackendConfig> {
-    let lib = edgepose::backend::ort::find_library(None);
+    let lib = edgepose::infer::backend::ort::find_library(None);
     if lib.is_none() {
         skip_or_fail(
             "no libonnxruntime found (set ORT_DYLIB_PATH or pip install -r \
@@ -280,7 +280,7 @@ fn unavailable_gpu_providers_fall_back_to_cpu() {
     let card = &cards()[0];
     let mut b = backend::open(card, &cfg, card.input.width, card.input.height)
         .expect("falls back to the CPU");
-    if !edgepose::backend::ort::available_providers().contains(&"cuda") {
+    if !edgepose::infer::backend::ort::available_providers().contains(&"cuda") {
         assert!(b.name().starts_with("ort-cpu"), "{}", b.name());
     }
     assert!(!b.run().expect("runs").is_empty());

@@ -4,8 +4,8 @@
 //! On a machine with a driver the same test compares the GPU against the CPU.
 #![cfg(feature = "tract-cuda")]
 
-use edgepose::backend::{self, cuda, BackendConfig, BackendKind};
-use edgepose::model::ModelCard;
+use edgepose::infer::backend::{self, cuda, BackendConfig, BackendKind};
+use edgepose::infer::model::ModelCard;
 
 /// Tolerances relative to the output's largest magnitude (at least 1): heatmaps stay in
 /// [0, 1], but raw regression heads (MoveNet's) reach tens of cells.

@@ -4,7 +4,7 @@
 //! journal); the unit has what the packaging promises and passes `systemd-analyze verify`.
 
 use edgepose::config::Config;
-use edgepose::model::ModelCard;
+use edgepose::infer::model::ModelCard;
 use edgepose::source::SourceConfig;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,6 +75,76 @@ fn every_preset_loads_and_validates() {
             "{board}: {} inference threads",
             config.model.backend.threads
         );
+    }
+}
+
+/// The camera variants beside each board's USB-webcam preset: (board, file, program).
+const CAMERA_PRESETS: &[(&str, &str, &str)] = &[
+    ("rpi4", "edgepose-camera-module.toml", "rpicam-vid"),
+    ("rpi5", "edgepose-camera-module.toml", "rpicam-vid"),
+    ("jetson-nano", "edgepose-csi.toml", "gst-launch-1.0"),
+    ("jetson-orin-nano", "edgepose-csi.toml", "gst-launch-1.0"),
+    ("jetson-orin-nano", "edgepose-rtsp.toml", ""),
+];
+
+/// The value after `flag` in an argv.
+fn arg_after<'a>(argv: &'a [String], flag: &str) -> Option<&'a str> {
+    let i = argv.iter().position(|a| a == flag)?;
+    argv.get(i + 1).map(String::as_str)
+}
+
+#[test]
+fn camera_presets_run_the_right_program_at_the_configured_size() {
+    for (board, file, program) in CAMERA_PRESETS {
+        let path = boards_dir().join(board).join(file);
+        let config = Config::load(Some(&path), &[])
+            .unwrap_or_else(|e| panic!("{board}/{file}: does not load: {e}"));
+        let usb = Config::load(Some(&boards_dir().join(board).join("edgepose.toml")), &[])
+            .expect("the board's main preset loads");
+        // Only the source differs from the board's USB-webcam preset.
+        assert_eq!(config.model.name, usb.model.name, "{board}/{file}");
+        assert_eq!(
+            config.model.input_size, usb.model.input_size,
+            "{board}/{file}"
+        );
+        assert!(config.sinks.mqtt.is_some(), "{board}/{file}");
+        match &config.source {
+            SourceConfig::Command(c) => {
+                assert_eq!(c.command[0], *program, "{board}/{file}");
+                let (w, h) = c.size().expect("size").expect("raw frames have a size");
+                match *program {
+                    "rpicam-vid" => {
+                        assert_eq!(
+                            arg_after(&c.command, "--width"),
+                            Some(w.to_string().as_str())
+                        );
+                        assert_eq!(
+                            arg_after(&c.command, "--height"),
+                            Some(h.to_string().as_str())
+                        );
+                        assert_eq!(arg_after(&c.command, "--codec"), Some("yuv420"));
+                        assert_eq!(arg_after(&c.command, "-o"), Some("-"), "stdout");
+                        assert_eq!(arg_after(&c.command, "-t"), Some("0"), "runs forever");
+                        // rpicam-vid pads yuv420 rows to 64 bytes: a padded row would shear.
+                        assert_eq!(w % 64, 0, "{board}/{file}: width {w}");
+                    }
+                    _ => {
+                        // The caps handed to fdsink carry the configured size and format.
+                        let caps = format!("video/x-raw,format=I420,width={w},height={h}");
+                        assert!(c.command.contains(&caps), "{board}/{file}: {caps}");
+                        assert_eq!(c.command[1], "-q", "{board}/{file}: quiet gst-launch");
+                        assert!(c.command.iter().any(|a| a == "nvarguscamerasrc"));
+                        assert!(c.command.iter().any(|a| a == "nvvidconv"));
+                        assert_eq!(c.command.last().map(String::as_str), Some("fd=1"));
+                    }
+                }
+            }
+            SourceConfig::Stream(s) => {
+                assert!(program.is_empty(), "{board}/{file}");
+                assert!(s.url.starts_with("rtsp://"), "{board}/{file}: {}", s.url);
+            }
+            other => panic!("{board}/{file}: not a camera-program or stream source: {other:?}"),
+        }
     }
 }
 
@@ -251,7 +321,7 @@ fn deb_metadata_assets_exist() {
         .join("boards/systemd/edgepose.sysusers")
         .is_file());
     // Models go where the model loader searches.
-    assert!(edgepose::model::MODEL_SEARCH_DIRS.contains(&"/usr/share/edgepose/models"));
+    assert!(edgepose::infer::model::MODEL_SEARCH_DIRS.contains(&"/usr/share/edgepose/models"));
     assert!(destinations
         .iter()
         .any(|d| d == "usr/share/edgepose/models/"));

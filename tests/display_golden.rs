@@ -69,6 +69,7 @@ pub fn scene() -> FramePoses {
         model_id: 1,
         persons,
         stats: Default::default(),
+        camera: None,
     }
 }
 

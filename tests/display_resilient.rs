@@ -5,9 +5,8 @@
 use std::time::{Duration, Instant};
 
 use edgepose::display::demo::demo_frame;
-use edgepose::display::{
-    Backoff, Display, DisplayConfig, PngConfig, PngDisplay, Resilient, Status,
-};
+use edgepose::display::{Display, DisplayConfig, PngConfig, PngDisplay, Resilient, Status};
+use edgepose::util::Backoff;
 
 fn status() -> Status {
     Status {
@@ -21,10 +20,7 @@ fn png_display_recovers_after_its_directory_is_replaced() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("frames");
     let cfg = PngConfig::new(&dir);
-    let backoff = Backoff {
-        initial: Duration::from_millis(100),
-        max: Duration::from_millis(400),
-    };
+    let backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(400));
     let connect_cfg = cfg.clone();
     let mut d = Resilient::new("png", move || PngDisplay::new(&connect_cfg), backoff);
     let t0 = Instant::now();
@@ -69,10 +65,7 @@ fn png_display_recovers_after_its_directory_is_replaced() {
 
 #[test]
 fn backoff_is_capped() {
-    let backoff = Backoff {
-        initial: Duration::from_millis(100),
-        max: Duration::from_millis(300),
-    };
+    let backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(300));
     let mut attempts = 0u32;
     let connect = || -> Result<PngDisplay, edgepose::display::DisplayError> {
         Err(edgepose::display::DisplayError::Config(

@@ -1,6 +1,8 @@
 //! `edgepose doctor` runs on a machine with nothing attached, exits 0 and reports the build,
-//! the backends, the shipped models with their checksums, and an unreachable MQTT broker.
+//! the backends, the shipped models with their checksums; it exits non-zero when what the
+//! configuration needs is unusable (a missing or corrupt model, an unreachable broker).
 
+use std::path::Path;
 use std::process::Command;
 
 fn doctor(args: &[&str]) -> (bool, String) {
@@ -24,7 +26,7 @@ fn reports_build_backends_and_models() {
     assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
     assert!(text.contains("tract-cpu: available"), "{text}");
     assert!(text.contains("ort:"), "{text}");
-    for card in edgepose::model::cards_in(std::path::Path::new(concat!(
+    for card in edgepose::infer::model::cards_in(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/models"
     ))) {
@@ -73,7 +75,11 @@ fn reports_a_corrupt_model_and_an_unreachable_broker() {
         "--config",
         config.to_str().expect("utf-8 path"),
     ]);
-    assert!(ok, "doctor failed:\n{text}");
+    // The configured broker is unusable: the exit status says so.
+    assert!(
+        !ok,
+        "doctor must fail when the configured broker is unreachable:\n{text}"
+    );
     let line = text
         .lines()
         .find(|l| l.contains("broken-copy"))
@@ -86,4 +92,36 @@ fn reports_a_corrupt_model_and_an_unreachable_broker() {
         text.contains(&format!("127.0.0.1:{port} NOT reachable")),
         "{text}"
     );
+}
+
+#[test]
+fn fails_for_a_missing_configured_model_and_lists_the_daemons_directories() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("edgepose.toml");
+    std::fs::write(&config, "[model]\nname = \"no-such-model\"\n").expect("write config");
+    let (ok, text) = doctor(&["--config", config.to_str().expect("utf-8 path")]);
+    assert!(!ok, "a missing model must fail the doctor:\n{text}");
+    assert!(
+        text.contains("NOT USABLE") && text.contains("no-such-model"),
+        "{text}"
+    );
+    // Every directory the daemon searches is listed (the error of a failed lookup names them).
+    let e = edgepose::infer::model::ModelCard::load("no-such-model").expect_err("missing");
+    for dir in edgepose::infer::model::search_dirs() {
+        assert!(e.to_string().contains(&dir.display().to_string()), "{e}");
+        // The one relative to the executable differs between this test and the binary.
+        let dir = if dir.ends_with("../share/edgepose/models") {
+            Path::new(env!("CARGO_BIN_EXE_edgepose"))
+                .parent()
+                .expect("bin dir")
+                .join("../share/edgepose/models")
+        } else {
+            dir
+        };
+        assert!(
+            text.contains(&format!("in {}", dir.display())),
+            "doctor does not list {}:\n{text}",
+            dir.display()
+        );
+    }
 }

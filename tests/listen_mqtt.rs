@@ -4,7 +4,8 @@
 
 mod sink_support;
 
-use edgepose::sink::{to_wire, JsonFrame, MqttConfig, MqttSink, Sink};
+use edgepose::pose::JsonFrame;
+use edgepose::sink::{to_wire, MqttConfig, MqttSink, Sink};
 use sink_support::{free_port, require, sample_poses, Mosquitto};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -4,7 +4,8 @@
 
 mod sink_support;
 
-use edgepose::sink::{encode_wire, to_wire, JsonFrame};
+use edgepose::pose::JsonFrame;
+use edgepose::sink::{encode_wire, to_wire};
 use edgepose::wire::{decode_frame, DecodeError};
 use sink_support::{sample_poses, Pty};
 use std::io::{BufRead, BufReader, Read, Write};

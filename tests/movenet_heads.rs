@@ -7,13 +7,13 @@ mod shared_data;
 
 use std::path::Path;
 
-use edgepose::backend::{self, BackendConfig};
 use edgepose::decoder::movenet_heads::{movenet_heads_rows, MOVENET_HEADS_OUTPUT};
 use edgepose::decoder::single::MOVENET_ROW;
 use edgepose::decoder::{Layout, MapView, Persons, NUM_COCO_KEYPOINTS};
-use edgepose::detector::Detector;
-use edgepose::model::ModelCard;
-use edgepose::preprocess::Preprocessor;
+use edgepose::infer::backend::{self, BackendConfig};
+use edgepose::infer::detector::Detector;
+use edgepose::infer::model::ModelCard;
+use edgepose::infer::preprocess::Preprocessor;
 
 const HEADS: &str = "movenet-multipose-lightning";
 const INGRAPH: &str = "movenet-multipose-lightning-ingraph";
@@ -167,8 +167,8 @@ fn heads_persons_match_the_graph_persons() {
     let cfg = BackendConfig::default();
     let mut total = 0;
     for size in SIZES {
-        let mut heads = Detector::from_card(card(HEADS), &cfg, Some(size)).expect("heads");
-        let mut graph = Detector::from_card(card(INGRAPH), &cfg, Some(size)).expect("full");
+        let mut heads = Detector::from_card(card(HEADS), &cfg, Some(size.into())).expect("heads");
+        let mut graph = Detector::from_card(card(INGRAPH), &cfg, Some(size.into())).expect("full");
         for (name, img) in images(&dir) {
             let (a, _, _) = graph.detect(&img).expect("full graph detects");
             let (b, stats, _) = heads.detect(&img).expect("heads detect");

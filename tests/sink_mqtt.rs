@@ -4,8 +4,9 @@
 
 mod sink_support;
 
+use edgepose::pose::JsonFrame;
 use edgepose::sink::mqtt::{STATUS_OFFLINE, STATUS_ONLINE};
-use edgepose::sink::{to_wire, JsonFrame, MqttConfig, MqttSink, Sink};
+use edgepose::sink::{to_wire, MqttConfig, MqttSink, Sink};
 use edgepose::wire::{PoseFrame, StreamDecoder};
 use sink_support::{free_port, require, sample_poses, subscribe, wait_for, Mosquitto};
 use std::process::{Command, Stdio};

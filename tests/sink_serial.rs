@@ -20,6 +20,8 @@ fn config(device: &Path) -> SerialConfig {
         write_timeout_ms: 100,
         reopen_min_ms: 20,
         reopen_max_ms: 200,
+        // These tests check queueing across reopens; freshness has its own tests.
+        max_age_ms: 0,
     }
 }
 

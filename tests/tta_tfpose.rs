@@ -3,11 +3,12 @@
 
 mod shared_data;
 
-use edgepose::backend::BackendConfig;
 use edgepose::decoder::skeleton::COCO17_FLIP;
-use edgepose::detector::{detect_coco, Detector};
 use edgepose::eval;
-use edgepose::tta::TtaSettings;
+use edgepose::eval::detect_coco;
+use edgepose::infer::backend::BackendConfig;
+use edgepose::infer::detector::Detector;
+use edgepose::infer::tta::TtaSettings;
 
 /// The single-pass floor of tests/accuracy_coco_sample.rs.
 const TFPOSE_MIN_AP: f64 = 0.55;
@@ -51,7 +52,7 @@ fn mirrored_image_gives_mirrored_poses() {
     let Some(dir) = sample_dir() else {
         return;
     };
-    let image = edgepose::cli::detect::read_image(&dir.join("000000040083.jpg")).expect("reads");
+    let image = edgepose::source::images::read_image(&dir.join("000000040083.jpg")).expect("reads");
     let mirrored = image::imageops::flip_horizontal(&image);
     let mut det = flip_detector();
     let (a, _, _) = det.detect(&image).expect("detects");

@@ -4,7 +4,8 @@
 
 mod sink_support;
 
-use edgepose::sink::{encode_wire, to_wire, JsonFrame};
+use edgepose::pose::JsonFrame;
+use edgepose::sink::{encode_wire, to_wire};
 use sink_support::{have_program, require, sample_poses};
 use std::process::Command;
 
@@ -48,6 +49,11 @@ fn assert_same(py: &serde_json::Value, rust: &JsonFrame) {
     };
     assert_eq!(n("version"), u64::from(rust.version));
     assert_eq!(n("device_id"), u64::from(rust.device_id));
+    assert_eq!(
+        py.get("camera_index").and_then(|v| v.as_u64()),
+        rust.camera_index.map(u64::from),
+        "camera index (version 2 only)"
+    );
     assert_eq!(n("seq"), rust.seq);
     assert_eq!(n("timestamp_us"), rust.timestamp_us);
     assert_eq!(n("width"), u64::from(rust.width));
@@ -89,8 +95,19 @@ fn python_decoder_agrees_with_rust_encoder() {
     }
     let mut stream = Vec::new();
     let mut expected = Vec::new();
-    for (seq, persons) in [(0u64, 0usize), (1, 1), (2, 6), (3, 16), (4, 18)] {
-        let f = sample_poses(seq, persons.min(edgepose::decoder::MAX_PERSONS));
+    // Single-camera frames (version 1) and named cameras' frames (version 2) in one stream.
+    for (seq, persons, camera) in [
+        (0u64, 0usize, None),
+        (1, 1, None),
+        (2, 6, Some(0u8)),
+        (3, 16, Some(5)),
+        (4, 18, None),
+    ] {
+        let mut f = sample_poses(seq, persons.min(edgepose::decoder::MAX_PERSONS));
+        f.camera = camera.map(|index| edgepose::pose::CameraId {
+            index,
+            name: std::sync::Arc::from("rear"),
+        });
         stream.extend(encode_wire(&f, 1234).expect("encode"));
         expected.push(JsonFrame::from_wire(&to_wire(&f, 1234)));
     }
@@ -101,6 +118,12 @@ fn python_decoder_agrees_with_rust_encoder() {
         assert_same(py, rust);
     }
     assert_eq!(values[4]["persons"].as_array().map(Vec::len), Some(16));
+    let versions: Vec<_> = values
+        .iter()
+        .filter_map(|v| v["version"].as_u64())
+        .collect();
+    assert_eq!(versions, [1, 1, 2, 2, 1]);
+    assert_eq!(values[3]["camera_index"].as_u64(), Some(5));
 }
 
 #[test]

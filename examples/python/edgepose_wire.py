@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Dependency-free decoder for edgepose wire frames (protocol version 1).
+"""Dependency-free decoder for edgepose wire frames (protocol versions 1 and 2).
 
 Wire format (see crates/edgepose-wire/src/lib.rs for the full description):
 
     frame   = COBS(body || crc32_le(body)) 0x00
-    body    = postcard encoding of PoseFrame
+    body    = postcard encoding of PoseFrame (version 2 adds a camera index byte after
+              device_id; version 1, from single-camera daemons, has none)
     crc32   = CRC-32/ISO-HDLC (zlib.crc32), 4 bytes little-endian
 
 Usage:
@@ -25,14 +26,15 @@ import json
 import sys
 import zlib
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+PROTOCOL_VERSION_V1 = 1
 MAX_WIRE_PERSONS = 16
 NUM_KEYPOINTS = 17
 COORD_UNITS_PER_PIXEL = 4
 SCORE_SCALE = 255.0
 CRC_LEN = 4
 # Longest COBS-encoded frame without its delimiter (must match MAX_COBS_LEN in Rust).
-MAX_COBS_LEN = 2049
+MAX_COBS_LEN = 2050
 
 
 class WireError(Exception):
@@ -94,17 +96,18 @@ def parse_frame(body):
     """Parse a CRC-checked postcard body into the JSON-ready dict."""
     r = Reader(body)
     version = r.u8()
-    if version != PROTOCOL_VERSION:
+    if version not in (PROTOCOL_VERSION_V1, PROTOCOL_VERSION):
         raise WireError("version", "unknown protocol version %d" % version)
-    frame = {
-        "version": version,
-        "device_id": r.varint(32),
+    frame = {"version": version, "device_id": r.varint(32)}
+    if version >= 2:
+        frame["camera_index"] = r.u8()
+    frame.update({
         "seq": r.varint(64),
         "timestamp_us": r.varint(64),
         "width": r.varint(16),
         "height": r.varint(16),
         "model_id": r.varint(16),
-    }
+    })
     count = r.varint(64)
     if count > MAX_WIRE_PERSONS:
         raise WireError("malformed", "%d persons (at most %d)" % (count, MAX_WIRE_PERSONS))

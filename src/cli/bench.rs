@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::backend::BackendConfig;
-use crate::detector::{Detector, StageTimes};
+use edgepose::infer::backend::BackendConfig;
+use edgepose::infer::detector::{Detector, StageTimes};
+use edgepose::util::Size;
 
 /// Arguments of `edgepose bench`.
 #[derive(clap::Args, Debug)]
@@ -23,17 +24,17 @@ pub struct Args {
     #[arg(long, default_value_t = 20)]
     pub frames: usize,
     /// Network input size WxH (default: each card's).
-    #[arg(long, value_parser = super::detect::parse_size)]
-    pub input_size: Option<(u32, u32)>,
+    #[arg(long, value_parser = Size::parse)]
+    pub input_size: Option<Size>,
     /// Inference backend: tract, ort (feature `ort`) or tract-gpu (feature `tract-cuda`).
     #[arg(long, default_value = "tract", value_parser = parse_backend)]
-    pub backend: crate::backend::BackendKind,
+    pub backend: edgepose::infer::backend::BackendKind,
     /// Print JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
-fn parse_backend(s: &str) -> Result<crate::backend::BackendKind, String> {
+fn parse_backend(s: &str) -> Result<edgepose::infer::backend::BackendKind, String> {
     serde::Deserialize::deserialize(
         serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s),
     )
@@ -51,7 +52,7 @@ fn median(mut v: Vec<Duration>) -> f64 {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let image = super::detect::read_image(&args.image)?;
+    let image = edgepose::source::images::read_image(&args.image)?;
     if !args.json {
         println!(
             "{:<30} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",

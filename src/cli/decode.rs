@@ -1,6 +1,8 @@
 //! `edgepose decode`: decode a saved network output (.npy) into persons.
 
 use anyhow::{bail, Context};
+use edgepose::pose::JsonPerson;
+use edgepose::util::Size;
 use edgepose_decoder::skeleton::{COCO17_NAMES, OPENPOSE_NUM_CHANNELS, SIMPLEPOSE_NUM_CHANNELS};
 use edgepose_decoder::{
     decode_paf, decode_simplepose, DecodeStats, DecoderConfig, Geometry, Layout, Letterbox,
@@ -54,29 +56,11 @@ pub struct Args {
     pub layout: Option<LayoutArg>,
     /// Source image size WxH (default: stride × map size). The model input is taken to be
     /// the image scaled uniformly to fit and padded bottom/right.
-    #[arg(long, value_name = "WxH", value_parser = parse_size)]
-    pub image_size: Option<(u32, u32)>,
+    #[arg(long, value_name = "WxH", value_parser = Size::parse)]
+    pub image_size: Option<Size>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-}
-
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("image size {s:?} is not WxH"))?;
-    let w: u32 = w
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad width in {s:?}"))?;
-    let h: u32 = h
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad height in {s:?}"))?;
-    if w == 0 || h == 0 {
-        return Err(format!("image size {s:?} must be positive"));
-    }
-    Ok((w, h))
 }
 
 /// A loaded output tensor: data plus (channels, height, width, layout).
@@ -156,14 +140,6 @@ fn load_maps(args: &Args) -> anyhow::Result<Maps> {
 }
 
 #[derive(Serialize)]
-struct JsonPerson {
-    score: f32,
-    num_parts: u8,
-    /// COCO-17 order; `null` for a keypoint that was not found.
-    keypoints: Vec<Option<[f32; 3]>>,
-}
-
-#[derive(Serialize)]
 struct JsonStats {
     peaks_dropped: u32,
     pairs_dropped: u32,
@@ -179,18 +155,7 @@ struct JsonOutput {
 
 fn to_json(persons: &Persons, stats: &DecodeStats) -> JsonOutput {
     JsonOutput {
-        persons: persons
-            .iter()
-            .map(|p| JsonPerson {
-                score: p.score,
-                num_parts: p.num_parts,
-                keypoints: p
-                    .keypoints
-                    .iter()
-                    .map(|k| k.present.then_some([k.x, k.y, k.score]))
-                    .collect(),
-            })
-            .collect(),
+        persons: JsonPerson::list(persons),
         stats: JsonStats {
             peaks_dropped: stats.peaks_dropped,
             pairs_dropped: stats.pairs_dropped,
@@ -214,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let input_w = (stride * maps.width) as f32;
     let input_h = (stride * maps.height) as f32;
     let (img_w, img_h) = match args.image_size {
-        Some((w, h)) => (w as f32, h as f32),
+        Some(s) => (s.width as f32, s.height as f32),
         None => (input_w, input_h),
     };
     // Uniform scale, padding bottom/right (the reference's preprocessing).

@@ -4,15 +4,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::backend::BackendConfig;
-use crate::detector::Detector;
-use crate::pose::persons_json;
+use edgepose::infer::backend::BackendConfig;
+use edgepose::infer::detector::Detector;
+use edgepose::pose::JsonPerson;
+use edgepose::source::images::read_image;
+use edgepose::util::Size;
 
 /// Arguments of `edgepose detect`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model name (a card in models/) or path to a card (.toml) or network (.onnx).
-    #[arg(long, default_value = crate::model::DEFAULT_MODEL)]
+    /// Model name (a card in models/) or path to a card (.toml) or to a network (.onnx) whose
+    /// card sits next to it.
+    #[arg(long, default_value = edgepose::infer::model::DEFAULT_MODEL)]
     pub model: String,
     /// Image files (JPEG or PNG).
     #[arg(required = true)]
@@ -27,39 +30,14 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Network input size WxH (default: the model card's).
-    #[arg(long, value_parser = parse_size)]
-    pub input_size: Option<(u32, u32)>,
+    #[arg(long, value_parser = Size::parse)]
+    pub input_size: Option<Size>,
     /// Test-time augmentation (heatmap models): also run the mirrored image and average.
     #[arg(long)]
     pub tta_flip: bool,
     /// Test-time input scales, e.g. `1,1.5` (must include 1; heatmap models).
-    #[arg(long, value_name = "S,S..", value_parser = crate::tta::parse_scale_list)]
-    pub tta_scales: Option<crate::tta::ScaleList>,
-}
-
-/// Parses `WxH`.
-pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("expected WxH, got '{s}'"))?;
-    let w: u32 = w
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad width in '{s}'"))?;
-    let h: u32 = h
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad height in '{s}'"))?;
-    if w == 0 || h == 0 {
-        return Err(format!("size '{s}' is empty"));
-    }
-    Ok((w, h))
-}
-
-/// Reads an image file into RGB8 with the image source's checks (empty, truncated and
-/// corrupt JPEGs are errors naming the file, not silently grey pictures).
-pub fn read_image(path: &Path) -> anyhow::Result<image::RgbImage> {
-    Ok(crate::source::images::read_image(path)?)
+    #[arg(long, value_name = "S,S..", value_parser = super::parse_scale_list)]
+    pub tta_scales: Option<super::ScaleList>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -68,14 +46,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..Default::default()
     };
     let mut detector = Detector::load(&args.model, &config, args.input_size)?;
-    crate::tta::apply_flags(&mut detector, args.tta_flip, args.tta_scales.as_ref())?;
+    super::apply_tta_flags(&mut detector, args.tta_flip, args.tta_scales.as_ref())?;
     let mut failures = 0usize;
     let many = args.images.len() > 1;
     for (n, path) in args.images.iter().enumerate() {
-        let result = read_image(path).and_then(|img| {
-            let (persons, stats, times) = detector.detect(&img)?;
-            Ok((img, persons, stats, times))
-        });
+        let result = read_image(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|img| {
+                let (persons, stats, times) = detector.detect(&img)?;
+                Ok((img, persons, stats, times))
+            });
         let (img, persons, stats, times) = match result {
             Ok(r) => r,
             Err(e) => {
@@ -90,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "width": img.width(),
                 "height": img.height(),
                 "model": detector.card.id,
-                "persons": persons_json(&persons),
+                "persons": JsonPerson::list(&persons),
                 "stats": {
                     "peaks_dropped": stats.peaks_dropped,
                     "pairs_dropped": stats.pairs_dropped,
@@ -148,20 +128,20 @@ fn numbered(path: &Path, n: usize) -> PathBuf {
 /// (the same drawing as on a robot's screen) at the image's own resolution.
 fn draw_on_image(
     image: &image::RgbImage,
-    persons: &[crate::decoder::Person],
+    persons: &[edgepose::decoder::Person],
     out: &Path,
 ) -> anyhow::Result<()> {
-    use crate::display::{Framebuffer, RenderOptions, Renderer};
+    use edgepose::display::{Framebuffer, RenderOptions, Renderer};
     use embedded_graphics::pixelcolor::{Rgb565, RgbColor};
 
     let mut fb = Framebuffer::new(image.width(), image.height(), Rgb565::BLACK);
-    let mut frame = crate::pose::FramePoses {
+    let mut frame = edgepose::pose::FramePoses {
         width: image.width(),
         height: image.height(),
         ..Default::default()
     };
     frame.persons.extend(persons.iter().copied());
-    let status = crate::display::Status {
+    let status = edgepose::display::Status {
         fps: 0.0,
         model: String::new(),
     };

@@ -1,21 +1,24 @@
 //! `edgepose doctor`: what this build can do on this machine — build facts, inference
 //! backends and providers, models (with checksums), cameras, display buses, serial ports and,
-//! given a configuration, whether its MQTT broker answers. Every check reports instead of
-//! failing, so the command is useful precisely when something is missing.
+//! whether the configuration's model, paths and MQTT broker are usable. Every check reports
+//! instead of stopping, so the command is useful precisely when something is missing; the
+//! exit status is non-zero when something the configuration (given, or the built-in default)
+//! needs is unusable.
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::{self, ModelCard};
+use edgepose::infer::model::{self, ModelCard};
 
 /// Arguments of `edgepose doctor`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Configuration file whose model, backend and MQTT broker to check.
+    /// Configuration file whose model, backend, paths and MQTT broker to check (default: the
+    /// built-in configuration, as `edgepose run` without --config).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Extra model directory to list (besides $EDGEPOSE_MODEL_DIR, ./models, the install dir).
+    /// Extra model directory to list (besides the directories the daemon searches).
     #[arg(long)]
     pub models: Option<PathBuf>,
 }
@@ -96,22 +99,22 @@ fn camera_caps(_path: &Path) -> String {
     " (build with --features v4l2 for capabilities)".into()
 }
 
-fn backends(config: &crate::backend::BackendConfig) {
+fn backends(config: &edgepose::infer::backend::BackendConfig) {
     println!("backends:");
     println!("  tract-cpu: available");
     #[cfg(feature = "tract-cuda")]
-    match crate::backend::cuda::cuda_status() {
+    match edgepose::infer::backend::cuda::cuda_status() {
         Ok(()) => println!("  tract-gpu: CUDA runtime usable"),
         Err(e) => println!("  tract-gpu: CUDA not usable ({e}); runs on the CPU"),
     }
     #[cfg(not(feature = "tract-cuda"))]
     println!("  tract-gpu: not built (cargo feature `tract-cuda`)");
     #[cfg(feature = "ort")]
-    match crate::backend::ort::load_library(config.ort_library.as_deref()) {
+    match edgepose::infer::backend::ort::load_library(config.ort_library.as_deref()) {
         Ok((path, version)) => println!(
             "  ort: onnxruntime {version} from {}; providers: {}",
             path.display(),
-            crate::backend::ort::available_providers().join(", ")
+            edgepose::infer::backend::ort::available_providers().join(", ")
         ),
         Err(e) => println!("  ort: not usable: {e}"),
     }
@@ -127,13 +130,22 @@ fn models(extra: Option<&Path>) -> usize {
     if let Some(d) = extra {
         dirs.push(d.to_owned());
     }
-    if let Some(d) = std::env::var_os(model::MODEL_DIR_ENV) {
-        dirs.push(PathBuf::from(d));
-    }
-    dirs.extend(model::MODEL_SEARCH_DIRS.iter().map(PathBuf::from));
+    // Exactly the daemon's search path, in its order.
+    dirs.extend(model::search_dirs());
+    let mut seen: Vec<PathBuf> = Vec::new();
     let mut ok = 0;
     println!("models:");
-    for dir in dirs.iter().filter(|d| d.is_dir()) {
+    for dir in &dirs {
+        let real = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        if seen.contains(&real) {
+            println!("  in {}: (listed above)", dir.display());
+            continue;
+        }
+        seen.push(real);
+        if !dir.is_dir() {
+            println!("  in {}: (no such directory)", dir.display());
+            continue;
+        }
         println!("  in {}:", dir.display());
         for card in model::cards_in(dir) {
             match card {
@@ -160,12 +172,13 @@ fn models(extra: Option<&Path>) -> usize {
     ok
 }
 
-fn broker(url: &str) {
-    let addr = match crate::sink::mqtt::parse_broker_url(url) {
+/// Whether the broker at `url` accepts a TCP connection; prints the finding.
+fn broker(url: &str) -> bool {
+    let addr = match edgepose::sink::mqtt::parse_broker_url(url) {
         Ok(a) => a,
         Err(e) => {
             println!("mqtt: {e}");
-            return;
+            return false;
         }
     };
     let target = format!("{}:{}", addr.host, addr.port);
@@ -175,8 +188,14 @@ fn broker(url: &str) {
         .and_then(|mut addrs| addrs.next().ok_or_else(|| "no address".to_owned()))
         .and_then(|sa| TcpStream::connect_timeout(&sa, BROKER_TIMEOUT).map_err(|e| e.to_string()));
     match reachable {
-        Ok(_) => println!("mqtt: broker {target} reachable"),
-        Err(e) => println!("mqtt: broker {target} NOT reachable: {e}"),
+        Ok(_) => {
+            println!("mqtt: broker {target} reachable");
+            true
+        }
+        Err(e) => {
+            println!("mqtt: broker {target} NOT reachable: {e}");
+            false
+        }
     }
 }
 
@@ -188,33 +207,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::env::consts::OS,
         features().join(", ")
     );
-    let config = match &args.config {
-        Some(p) => Some(crate::config::Config::load(Some(p), &[])?),
-        None => None,
-    };
-    let backend = config
-        .as_ref()
-        .map(|c| c.model.backend.clone())
-        .unwrap_or_default();
-    backends(&backend);
+    // The configuration the daemon would run: the file given, or the built-in default.
+    let config = edgepose::config::Config::load(args.config.as_deref(), &[])?;
+    let config_name = args.config.as_ref().map_or_else(
+        || "built-in default".to_owned(),
+        |p| p.display().to_string(),
+    );
+    backends(&config.model.backend);
     models(args.models.as_deref());
-    if let Some(c) = &config {
-        match ModelCard::load(&c.model.name) {
-            Ok(card) => println!(
-                "configured model: {} ({})",
-                card.id,
-                card.model_path().display()
-            ),
-            Err(e) => println!("configured model: NOT FOUND: {e}"),
-        }
+    match ModelCard::load(&config.model.name) {
+        Ok(card) => println!(
+            "configured model: {} ({})",
+            card.id,
+            card.model_path().display()
+        ),
+        Err(e) => println!("configured model: NOT FOUND: {e}"),
     }
     list("cameras", &devices(&[CAMERA_GLOB]), camera_caps);
     list("display buses", &devices(DISPLAY_GLOBS), |_| String::new());
     list("serial ports", &devices(SERIAL_GLOBS), |_| String::new());
-    match config.as_ref().and_then(|c| c.sinks.mqtt.as_ref()) {
-        Some(m) => broker(&m.url),
-        None if config.is_some() => println!("mqtt: not configured"),
-        None => println!("mqtt: no --config given"),
+    let mut problems: Vec<String> = edgepose::config::check::preflight(&config)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    match config.sinks.mqtt.as_ref() {
+        Some(m) => {
+            if !broker(&m.url) {
+                problems.push(format!(
+                    "`sinks.mqtt.url`: broker {} is not reachable",
+                    m.url
+                ));
+            }
+        }
+        None => println!("mqtt: not configured"),
     }
-    Ok(())
+    if problems.is_empty() {
+        println!("config {config_name}: everything it needs is usable");
+        return Ok(());
+    }
+    println!("config {config_name}: NOT USABLE:");
+    for p in &problems {
+        println!("  {p}");
+    }
+    anyhow::bail!(
+        "{} problem{} with what {config_name} needs (listed above)",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    )
 }

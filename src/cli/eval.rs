@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::eval;
+use edgepose::eval;
+use edgepose::util::Size;
 
 /// Arguments of `edgepose eval`.
 ///
@@ -27,14 +28,14 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// Network input size WxH (with --model; default: the model card's).
-    #[arg(long, value_parser = super::detect::parse_size)]
-    pub input_size: Option<(u32, u32)>,
+    #[arg(long, value_parser = Size::parse)]
+    pub input_size: Option<Size>,
     /// Test-time augmentation (heatmap models): also run the mirrored image and average.
     #[arg(long)]
     pub tta_flip: bool,
     /// Test-time input scales, e.g. `1,1.5` (must include 1; heatmap models).
-    #[arg(long, value_name = "S,S..", value_parser = crate::tta::parse_scale_list)]
-    pub tta_scales: Option<crate::tta::ScaleList>,
+    #[arg(long, value_name = "S,S..", value_parser = super::parse_scale_list)]
+    pub tta_scales: Option<super::ScaleList>,
     /// Also write the model's detections as a COCO results file (with --model).
     #[arg(long, value_name = "DET.json")]
     pub save_results: Option<PathBuf>,
@@ -48,19 +49,22 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let gt = eval::load_ground_truth(&args.annotations)?;
+    let mut failed = 0usize;
     let (dets, source) = match (&args.results, &args.model, &args.images) {
         (Some(path), _, _) => (eval::load_results(path)?, path.display().to_string()),
         (None, Some(model), Some(images)) => {
-            let config = crate::backend::BackendConfig {
+            let config = edgepose::infer::backend::BackendConfig {
                 threads: args.threads.max(1),
                 ..Default::default()
             };
-            let mut det = crate::detector::Detector::load(model, &config, args.input_size)?;
-            crate::tta::apply_flags(&mut det, args.tta_flip, args.tta_scales.as_ref())?;
-            let (dets, failures) = crate::detector::detect_coco(&mut det, &gt, images);
+            let mut det =
+                edgepose::infer::detector::Detector::load(model, &config, args.input_size)?;
+            super::apply_tta_flags(&mut det, args.tta_flip, args.tta_scales.as_ref())?;
+            let (dets, failures) = eval::detect_coco(&mut det, &gt, images);
             for f in &failures {
                 eprintln!("error: {f}");
             }
+            failed = failures.len();
             if let Some(out) = &args.save_results {
                 eval::save_results(out, &dets)?;
             }
@@ -72,7 +76,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let metrics = eval::evaluate(&gt, &dets)
         .with_context(|| format!("evaluating {source} against {}", args.annotations.display()))?;
-    print_metrics(&metrics, args.json)
+    print_metrics(&metrics, args.json)?;
+    // The metrics of a partial run are printed (they say something), but they are not the
+    // model's: a script must not take them for a clean evaluation.
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} images could not be evaluated (listed above): the metrics cover only the rest",
+            gt.images.len()
+        );
+    }
+    Ok(())
 }
 
 /// Prints metrics as the pycocotools table or as json (`{"AP": .., "AP50": .., ...}`).

@@ -1,14 +1,15 @@
 //! `edgepose listen`: receive wire frames (serial or MQTT), print them as JSON lines.
 //!
 //! The robot-side view of the stream, for checking a link: frames go to stdout (schema in
-//! [`crate::sink::jsonl`]); decoder counters (frames, CRC errors, other errors, dropped bytes)
+//! [`edgepose::sink::jsonl`]); decoder counters (frames, CRC errors, other errors, dropped bytes)
 //! go to stderr every `--stats-interval` seconds and at exit.
 
-use crate::sink::jsonl::JsonFrame;
-use crate::sink::mqtt::{parse_broker_url, MqttTlsConfig};
-use crate::sink::SerialConfig;
 use anyhow::{bail, Context, Result};
-use edgepose_wire::{DecodeError, PoseFrame, StreamDecoder};
+use edgepose::pose::JsonFrame;
+use edgepose::sink::mqtt::{parse_broker_url, MqttTlsConfig, DEFAULT_MAX_PACKET_BYTES};
+use edgepose::sink::SerialConfig;
+use edgepose::util::ratelimit::RateLimit;
+use edgepose_wire::{DecodeError, PoseFrame, StreamDecoder, MAX_ENCODED_LEN};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -46,6 +47,11 @@ pub struct Args {
     /// Seconds between counter reports on stderr (0 = only at exit).
     #[arg(long, value_name = "S", default_value_t = 5)]
     pub stats_interval: u64,
+    /// Largest MQTT message accepted (bytes). Messages larger than a wire frame but within
+    /// this are reported and skipped on a live connection; the client cannot read past one
+    /// larger than this and has to reconnect (also reported).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_PACKET_BYTES)]
+    pub max_packet_bytes: usize,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -57,7 +63,13 @@ pub fn run(args: Args) -> Result<()> {
     }
     let result = match (&args.serial, &args.mqtt) {
         (Some(spec), _) => listen_serial(spec, &mut out),
-        (None, Some(url)) => listen_mqtt(url, &args.device, args.ca_file.clone(), &mut out),
+        (None, Some(url)) => listen_mqtt(
+            url,
+            &args.device,
+            args.ca_file.clone(),
+            args.max_packet_bytes,
+            &mut out,
+        ),
         (None, None) => bail!("give --serial DEV[:BAUD] or --mqtt URL"),
     };
     out.report("final");
@@ -73,6 +85,9 @@ struct Output {
     stdout: std::io::StdoutLock<'static>,
     /// Set by SIGINT/SIGTERM.
     stop: Arc<AtomicBool>,
+    /// MQTT messages too large to be a wire frame (skipped).
+    oversize: u64,
+    oversize_log: RateLimit,
 }
 
 impl Output {
@@ -84,6 +99,8 @@ impl Output {
             last_report: Instant::now(),
             stdout: std::io::stdout().lock(),
             stop: Arc::new(AtomicBool::new(false)),
+            oversize: 0,
+            oversize_log: RateLimit::default(),
         }
     }
 
@@ -130,8 +147,8 @@ impl Output {
     fn report(&self, what: &str) {
         let s = self.decoder.stats();
         eprintln!(
-            "listen {what}: frames={} crc_errors={} version_errors={} too_long={} malformed={} dropped_bytes={}",
-            s.frames, s.crc_errors, s.version_errors, s.too_long, s.malformed, s.dropped_bytes
+            "listen {what}: frames={} crc_errors={} version_errors={} too_long={} malformed={} dropped_bytes={} oversize={}",
+            s.frames, s.crc_errors, s.version_errors, s.too_long, s.malformed, s.dropped_bytes, self.oversize
         );
     }
 }
@@ -191,14 +208,16 @@ fn listen_mqtt(
     url: &str,
     device: &str,
     ca_file: Option<std::path::PathBuf>,
+    max_packet: usize,
     out: &mut Output,
 ) -> Result<()> {
-    use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+    use rumqttc::{Client, ConnectionError, Event, MqttOptions, Packet, QoS, StateError};
     let addr = parse_broker_url(url)?;
     let topic = format!("edgepose/{device}/poses");
     let client_id = format!("edgepose-listen-{}", std::process::id());
     let mut opts = MqttOptions::new(client_id, addr.host, addr.port);
-    opts.set_keep_alive(MQTT_KEEP_ALIVE);
+    opts.set_keep_alive(MQTT_KEEP_ALIVE)
+        .set_max_packet_size(max_packet, max_packet);
     if addr.tls {
         let tls = MqttTlsConfig {
             ca_file,
@@ -208,6 +227,7 @@ fn listen_mqtt(
     }
     let (client, mut connection) = Client::new(opts, 16);
     let mut connected_once = false;
+    let mut lost_log = RateLimit::default();
     loop {
         if out.interrupted() {
             let _ = client.try_disconnect();
@@ -232,6 +252,16 @@ fn listen_mqtt(
                 }
                 connected_once = true;
             }
+            Ok(Event::Incoming(Packet::Publish(p))) if p.payload.len() > MAX_ENCODED_LEN => {
+                // Not a wire frame: say so (the decoder would only count "too long").
+                out.oversize += 1;
+                if let Some(repeated) = out.oversize_log.hit() {
+                    tracing::warn!(repeated, topic = %p.topic,
+                    "skipped a message of {} bytes: larger than a wire frame ({MAX_ENCODED_LEN} bytes)",
+                    p.payload.len());
+                }
+                out.tick();
+            }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 if out.feed(&p.payload)? {
                     return Ok(());
@@ -245,8 +275,21 @@ fn listen_mqtt(
             Err(e) if !connected_once => {
                 return Err(anyhow::anyhow!("{e}")).context(format!("cannot connect to {url}"));
             }
+            Err(ConnectionError::MqttState(StateError::Deserialization(
+                rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(n),
+            ))) => {
+                out.oversize += 1;
+                if let Some(repeated) = out.oversize_log.hit() {
+                    tracing::warn!(repeated, %url,
+                    "a message of {n} bytes is over --max-packet-bytes {max_packet}; the client cannot skip it and reconnects (raise --max-packet-bytes to read it)");
+                }
+                std::thread::sleep(MQTT_RETRY_DELAY);
+                out.tick();
+            }
             Err(e) => {
-                tracing::warn!(%url, "MQTT connection lost ({e}); retrying");
+                if let Some(repeated) = lost_log.hit() {
+                    tracing::warn!(repeated, %url, "MQTT connection lost ({e}); retrying");
+                }
                 std::thread::sleep(MQTT_RETRY_DELAY);
                 out.tick();
             }

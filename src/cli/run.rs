@@ -1,16 +1,16 @@
 //! `edgepose run`: the daemon.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::config::Config;
-use crate::http::{DaemonInfo, HttpServer};
-use crate::pipeline::Pipeline;
-use crate::recorder::{Recorder, RecorderInputs};
-use crate::tap::Tap;
+use edgepose::config::Config;
+use edgepose::http::{DaemonInfo, HttpServer};
+use edgepose::pipeline::{stats::sinks_line, Control, Pipeline, RunEnd};
+use edgepose::recorder::{Recorder, RecorderInputs};
+use edgepose::tap::Tap;
 
 /// Arguments of `edgepose run`.
 #[derive(clap::Args, Debug, Default)]
@@ -29,6 +29,9 @@ pub struct Args {
     pub model: Option<String>,
 }
 
+/// Runs the daemon. SIGINT/SIGTERM stop it cleanly; SIGHUP stops the pipeline cleanly (sinks
+/// flushed, summary logged), re-reads the configuration and starts again with it; when the
+/// configuration no longer loads, the daemon exits with the error instead.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut overrides = args.set.clone();
     if let Some(n) = args.frames {
@@ -37,81 +40,95 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(m) = &args.model {
         overrides.push(format!("model.name=\"{}\"", m.replace('"', "\\\"")));
     }
-    let config = Config::load(args.config.as_deref(), &overrides)?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let control = Control::default();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
+        signal_hook::flag::register(sig, Arc::clone(&control.stop))
             .context("installing signal handlers")?;
     }
-    let binds = http_binds(&config)?;
-    let (http_config, device_id) = (config.http.clone(), config.daemon.device_id);
-    let recorder_config = config.recorder.clone();
-    let mut pipeline = Pipeline::open(config)?;
-    let tap = Tap::new();
-    let recorder = if recorder_config.enabled {
-        pipeline = pipeline.with_tap(Arc::clone(&tap));
-        Some(Recorder::start(
-            recorder_config,
-            RecorderInputs {
-                tap: Arc::clone(&tap),
-                stats: Arc::clone(&pipeline.stats),
-                device_id,
-                model: pipeline.model_id().to_owned(),
-            },
-        )?)
-    } else {
-        None
-    };
-    let server = if binds.is_empty() {
-        None
-    } else {
-        pipeline = pipeline.with_tap(Arc::clone(&tap));
-        let (source, sinks) = pipeline.describe();
-        let info = DaemonInfo {
-            model: pipeline.model_id().to_owned(),
-            backend: pipeline.backend_name().to_owned(),
-            sources: vec![source],
-            sinks,
-            device_id,
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&control.reload))
+        .context("installing the SIGHUP handler")?;
+    let mut config = Config::load(args.config.as_deref(), &overrides)?;
+    loop {
+        let binds = http_binds(&config)?;
+        let (http_config, device_id) = (config.http.clone(), config.daemon.device_id);
+        let recorder_config = config.recorder.clone();
+        let mut pipeline = Pipeline::open(config)?;
+        let tap = Tap::new();
+        // The web server's and the recorder's threads stop with this flag and the tap.
+        let readers_stop = Arc::new(AtomicBool::new(false));
+        let recorder = if recorder_config.enabled {
+            pipeline = pipeline.with_tap(Arc::clone(&tap));
+            Some(Recorder::start(
+                recorder_config,
+                RecorderInputs {
+                    tap: Arc::clone(&tap),
+                    stats: Arc::clone(&pipeline.stats),
+                    device_id,
+                    model: pipeline.model_id().to_owned(),
+                },
+            )?)
+        } else {
+            None
         };
-        Some(HttpServer::start(
-            &binds,
-            http_config,
-            info,
-            Arc::clone(&pipeline.stats),
-            Arc::clone(&tap),
-            Arc::clone(&stop),
-        )?)
-    };
-    let summary = pipeline.run(Arc::clone(&stop));
-    tap.close();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    if let Some(s) = server {
-        s.join();
-    }
-    if let Some(r) = recorder {
-        let s = r.join();
-        let n = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        let server = if binds.is_empty() {
+            None
+        } else {
+            pipeline = pipeline.with_tap(Arc::clone(&tap));
+            let (sources, sinks) = pipeline.describe();
+            let info = DaemonInfo {
+                model: pipeline.model_id().to_owned(),
+                backend: pipeline.backend_name().to_owned(),
+                sources,
+                sinks,
+                device_id,
+            };
+            Some(HttpServer::start(
+                &binds,
+                http_config,
+                info,
+                Arc::clone(&pipeline.stats),
+                Arc::clone(&tap),
+                Arc::clone(&readers_stop),
+            )?)
+        };
+        let result = pipeline.run_with(&control);
+        tap.close();
+        readers_stop.store(true, Ordering::Relaxed);
+        if let Some(s) = server {
+            s.join();
+        }
+        if let Some(r) = recorder {
+            let s = r.join();
+            let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            tracing::info!(
+                frames = n(&s.frames),
+                images = n(&s.images),
+                dropped = n(&s.dropped),
+                files = n(&s.files),
+                errors = n(&s.write_errors),
+                "recorder stopped"
+            );
+        }
+        let summary = result?;
         tracing::info!(
-            frames = n(&s.frames),
-            images = n(&s.images),
-            dropped = n(&s.dropped),
-            files = n(&s.files),
-            errors = n(&s.write_errors),
-            "recorder stopped"
+            frames = summary.frames,
+            persons = summary.persons,
+            seconds = format!("{:.1}", summary.seconds),
+            fps = format!("{:.1}", summary.frames as f64 / summary.seconds.max(1e-9)),
+            stale = summary.stale_frames,
+            late = summary.late_frames,
+            bad = summary.bad_frames,
+            sinks = %sinks_line(&summary.sinks),
+            "stopped"
         );
+        if summary.end != RunEnd::Reload {
+            return Ok(());
+        }
+        control.reload.store(false, Ordering::Relaxed);
+        tracing::info!("SIGHUP: reloading the configuration");
+        config = Config::load(args.config.as_deref(), &overrides)
+            .context("SIGHUP: the configuration no longer loads; stopping")?;
     }
-    let summary = summary?;
-    tracing::info!(
-        frames = summary.frames,
-        persons = summary.persons,
-        seconds = format!("{:.1}", summary.seconds),
-        fps = format!("{:.1}", summary.frames as f64 / summary.seconds.max(1e-9)),
-        stale = summary.stale_frames,
-        bad = summary.bad_frames,
-        "stopped"
-    );
-    Ok(())
 }
 
 /// Addresses of the web server: `[http] bind` when enabled, and the older

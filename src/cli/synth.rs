@@ -1,8 +1,9 @@
 //! `edgepose synth`: write a synthetic COCO person-keypoints training set.
 
-use crate::synth::coco::{write_dataset, DatasetSpec, DEFAULT_JPEG_QUALITY};
-use crate::synth::SceneConfig;
 use anyhow::Context;
+use edgepose::synth::coco::{write_dataset, DatasetSpec, DEFAULT_JPEG_QUALITY};
+use edgepose::synth::SceneConfig;
+use edgepose::util::Size;
 use std::path::PathBuf;
 
 /// Arguments of `edgepose synth`.
@@ -22,8 +23,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub count: u64,
     /// Image size WIDTHxHEIGHT.
-    #[arg(long, default_value = "256x256", value_parser = parse_size)]
-    pub size: (u32, u32),
+    #[arg(long, default_value = "256x256", value_parser = Size::parse)]
+    pub size: Size,
     /// Random seed: the data set is a pure function of the seed and the other options.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -41,30 +42,14 @@ pub struct Args {
     pub threads: usize,
 }
 
-/// Parse "WIDTHxHEIGHT".
-pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s
-        .split_once(['x', 'X'])
-        .ok_or_else(|| format!("size {s:?} is not WIDTHxHEIGHT (e.g. 256x256)"))?;
-    let w: u32 = w
-        .trim()
-        .parse()
-        .map_err(|e| format!("width in {s:?}: {e}"))?;
-    let h: u32 = h
-        .trim()
-        .parse()
-        .map_err(|e| format!("height in {s:?}: {e}"))?;
-    Ok((w, h))
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = DatasetSpec {
         out: args.out.clone(),
         count: args.count,
         seed: args.seed,
         scene: SceneConfig {
-            width: args.size.0,
-            height: args.size.1,
+            width: args.size.width,
+            height: args.size.height,
             min_people: args.min_people,
             max_people: args.max_people,
         },

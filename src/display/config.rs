@@ -210,18 +210,11 @@ fn default_spi_hz() -> u32 {
     DEFAULT_ST7789_SPI_HZ
 }
 
-/// "WxH" → (W, H).
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let bad = || format!("size must look like 240x240, got {s:?}");
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(bad)?;
-    let w = w.trim().parse().map_err(|_| bad())?;
-    let h = h.trim().parse().map_err(|_| bad())?;
-    Ok((w, h))
-}
-
 fn de_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<(u32, u32), D::Error> {
     let s = String::deserialize(d)?;
-    parse_size(&s).map_err(serde::de::Error::custom)
+    crate::util::Size::parse(&s)
+        .map(crate::util::Size::tuple)
+        .map_err(serde::de::Error::custom)
 }
 
 impl DisplayConfig {

@@ -55,6 +55,7 @@ pub fn demo_frame(seq: u64) -> FramePoses {
         model_id: 0,
         persons,
         stats: Default::default(),
+        camera: None,
     }
 }
 

@@ -30,7 +30,7 @@ pub use png::PngDisplay;
 pub use render::{
     keypoint_side, limb_side, Palette, RenderOptions, Renderer, Side, SkeletonColor, Viewport,
 };
-pub use resilient::{Backoff, Connect, DisplayStats, Resilient};
+pub use resilient::{default_backoff, Connect, DisplayStats, Resilient};
 
 use std::path::PathBuf;
 
@@ -104,7 +104,7 @@ pub fn open(config: &DisplayConfig) -> Result<Option<Box<dyn Display>>, DisplayE
             Ok(Some(Box::new(Resilient::new(
                 "png",
                 connect,
-                Backoff::default(),
+                default_backoff(),
             ))))
         }
         #[cfg(all(feature = "hw-display", target_os = "linux"))]
@@ -114,7 +114,7 @@ pub fn open(config: &DisplayConfig) -> Result<Option<Box<dyn Display>>, DisplayE
             Ok(Some(Box::new(Resilient::new(
                 "ssd1306",
                 connect,
-                Backoff::default(),
+                default_backoff(),
             ))))
         }
         #[cfg(all(feature = "hw-display", target_os = "linux"))]
@@ -124,7 +124,7 @@ pub fn open(config: &DisplayConfig) -> Result<Option<Box<dyn Display>>, DisplayE
             Ok(Some(Box::new(Resilient::new(
                 "st7789",
                 connect,
-                Backoff::default(),
+                default_backoff(),
             ))))
         }
         #[cfg(not(all(feature = "hw-display", target_os = "linux")))]

@@ -5,26 +5,16 @@ use std::time::{Duration, Instant};
 
 use super::{Display, DisplayError, Status};
 use crate::pose::FramePoses;
+use crate::util::Backoff;
 
 /// First reopen delay after a failure.
 const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_millis(500);
 /// Longest reopen delay (a display plugged back in shows up within this).
 const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
-/// Exponential backoff between reopen attempts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: DEFAULT_BACKOFF_INITIAL,
-            max: DEFAULT_BACKOFF_MAX,
-        }
-    }
+/// The reopen delays of a display: from half a second up to half a minute.
+pub fn default_backoff() -> Backoff {
+    Backoff::new(DEFAULT_BACKOFF_INITIAL, DEFAULT_BACKOFF_MAX)
 }
 
 /// Counters of a [`Resilient`] display.
@@ -64,7 +54,6 @@ pub struct Resilient<C: Connect> {
     connector: C,
     device: Option<C::Output>,
     backoff: Backoff,
-    delay: Duration,
     next_attempt: Option<Instant>,
     stats: DisplayStats,
 }
@@ -76,7 +65,6 @@ impl<C: Connect> Resilient<C> {
             connector,
             device: None,
             backoff,
-            delay: backoff.initial,
             next_attempt: None,
             stats: DisplayStats::default(),
         }
@@ -121,7 +109,7 @@ impl<C: Connect> Resilient<C> {
         match device.show(frame, preview, status) {
             Ok(()) => {
                 self.stats.frames_shown += 1;
-                self.delay = self.backoff.initial;
+                self.backoff.reset();
                 self.next_attempt = None;
             }
             Err(e) => {
@@ -133,16 +121,16 @@ impl<C: Connect> Resilient<C> {
 
     fn fail(&mut self, now: Instant, during: &str, e: &DisplayError) {
         self.stats.errors += 1;
+        let delay = self.backoff.next_delay();
         tracing::warn!(
             display = self.name,
             during,
             error = %e,
-            retry_in_ms = self.delay.as_millis() as u64,
+            retry_in_ms = delay.as_millis() as u64,
             errors = self.stats.errors,
             "display error; poses keep flowing, display will be reopened"
         );
-        self.next_attempt = Some(now + self.delay);
-        self.delay = (self.delay * 2).min(self.backoff.max);
+        self.next_attempt = Some(now + delay);
     }
 }
 

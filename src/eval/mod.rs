@@ -8,6 +8,7 @@
 
 mod coco;
 mod cocoeval;
+mod detect;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub use cocoeval::{
     oks, oks_thresholds, recall_thresholds, AreaRange, AREA_RANGES, KPT_OKS_SIGMAS, MAX_DETS,
     NUM_OKS_THRESHOLDS, NUM_RECALL_THRESHOLDS,
 };
+pub use detect::detect_coco;
 
 /// Why an evaluation could not run. Every variant names the offending file or record.
 #[derive(Debug, thiserror::Error)]

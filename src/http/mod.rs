@@ -19,8 +19,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
+pub use crate::config::HttpConfig;
 use crate::pipeline::Stats;
 use crate::sink::JsonFrame;
 use crate::tap::{Tap, TapNext};
@@ -40,56 +39,6 @@ const KEEPALIVE: Duration = Duration::from_secs(10);
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(5);
 /// Part boundary of `/stream.mjpg`.
 const BOUNDARY: &str = "edgepose-frame";
-
-/// `[http]` in the configuration.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    pub enabled: bool,
-    /// `IP:port`; `0.0.0.0:8080` exposes the camera image to the network.
-    pub bind: String,
-    /// "" = no authentication; otherwise `Authorization: Bearer <token>` or basic auth with
-    /// the token as password (any user name).
-    pub token: String,
-    /// Frames per second of `/stream.mjpg` and `/snapshot.jpg` at most.
-    pub stream_max_fps: f64,
-    /// Streamed image size at most (the camera image is scaled down to fit).
-    pub stream_max_width: u32,
-    pub stream_max_height: u32,
-    /// JPEG quality, 1..=100.
-    pub jpeg_quality: u8,
-    /// Open `/stream.mjpg` and `/events` connections at most; more get 503.
-    pub max_streams: usize,
-    /// `/healthz` answers 503 when no frame was published for this long.
-    pub stall_s: f64,
-}
-
-impl HttpConfig {
-    /// Checks values; the message names the key.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.enabled {
-            self.bind
-                .parse::<SocketAddr>()
-                .map_err(|_| format!("bind: '{}' is not IP:port", self.bind))?;
-        }
-        if !(self.stream_max_fps.is_finite() && self.stream_max_fps > 0.0) {
-            return Err("stream_max_fps: must be > 0".into());
-        }
-        if self.stream_max_width == 0 || self.stream_max_height == 0 {
-            return Err("stream_max_width/height: must be > 0".into());
-        }
-        if !(1..=100).contains(&self.jpeg_quality) {
-            return Err("jpeg_quality: must be in 1..=100".into());
-        }
-        if self.max_streams == 0 {
-            return Err("max_streams: must be at least 1".into());
-        }
-        if !(self.stall_s.is_finite() && self.stall_s > 0.0) {
-            return Err("stall_s: must be > 0".into());
-        }
-        Ok(())
-    }
-}
 
 /// What `/api/status` reports about the daemon besides its counters.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -474,10 +423,33 @@ fn ms(w: &std::sync::Mutex<crate::pipeline::Window>, p: f64) -> Option<f64> {
 }
 
 fn status_json(cx: &Context) -> serde_json::Value {
+    use crate::pipeline::CameraStats;
     let st = &cx.stats;
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let latest = cx.tap.latest();
     let (healthy, health_text) = health(cx);
+    let sink_errors: u64 = st
+        .sinks()
+        .iter()
+        .map(|s| s.send_errors + s.stats.errors)
+        .sum();
+    let camera = |c: &CameraStats| {
+        serde_json::json!({
+            "name": c.name,
+            "fps": c.fps(),
+            "captured": n(&c.captured),
+            "published": n(&c.published),
+            "stalled": c.stalled.load(Ordering::Relaxed),
+            "capture_p50": ms(&c.capture, 0.5),
+            "inference_p50": ms(&c.inference, 0.5),
+            "end_to_end_p50": ms(&c.end_to_end, 0.5),
+        })
+    };
+    // The page's latency line shows the first camera (the one whose image it shows).
+    let first = st.cameras.first();
+    let lat = |f: fn(&CameraStats) -> &std::sync::Mutex<crate::pipeline::Window>, p: f64| {
+        first.and_then(|c| ms(f(c), p))
+    };
     serde_json::json!({
         "model": cx.info.model,
         "backend": cx.info.backend,
@@ -496,26 +468,29 @@ fn status_json(cx: &Context) -> serde_json::Value {
             "age_ms": f.published.elapsed().as_secs_f64() * 1e3,
         })),
         "counters": {
-            "captured": n(&st.captured),
-            "inferred": n(&st.inferred),
-            "published": n(&st.published),
-            "persons": n(&st.persons),
-            "bad_frames": n(&st.bad_frames),
-            "source_errors": n(&st.source_errors),
-            "inference_errors": n(&st.inference_errors),
-            "sink_errors": n(&st.sink_errors),
+            "captured": st.total(|c| &c.captured),
+            "inferred": st.total(|c| &c.inferred),
+            "published": st.total(|c| &c.published),
+            "persons": st.total(|c| &c.persons),
+            "bad_frames": st.total(|c| &c.bad_frames),
+            "source_errors": st.total(|c| &c.source_errors),
+            "inference_errors": st.total(|c| &c.inference_errors),
+            "stale": st.cameras.iter().map(CameraStats::stale).sum::<u64>(),
+            "late_frames": st.total(|c| &c.late_frames),
+            "decode_drops": st.total(|c| &c.decode_drops),
+            "sink_errors": sink_errors,
             "display_errors": n(&st.display_errors),
-            "decode_drops": n(&st.decode_drops),
         },
         "latency_ms": {
-            "capture_p50": ms(&st.capture, 0.5),
-            "preprocess_p50": ms(&st.preprocess, 0.5),
-            "inference_p50": ms(&st.inference, 0.5),
-            "decode_p50": ms(&st.decode, 0.5),
+            "capture_p50": lat(|c| &c.capture, 0.5),
+            "preprocess_p50": lat(|c| &c.preprocess, 0.5),
+            "inference_p50": lat(|c| &c.inference, 0.5),
+            "decode_p50": lat(|c| &c.decode, 0.5),
             "output_p50": ms(&st.output, 0.5),
-            "end_to_end_p50": ms(&st.end_to_end, 0.5),
-            "end_to_end_p99": ms(&st.end_to_end, 0.99),
+            "end_to_end_p50": lat(|c| &c.end_to_end, 0.5),
+            "end_to_end_p99": lat(|c| &c.end_to_end, 0.99),
         },
+        "cameras": st.cameras.iter().map(camera).collect::<Vec<_>>(),
         "http": {
             "open_streams": cx.counters.open_streams.load(Ordering::Relaxed),
             "stream_viewers": cx.mjpeg.viewers(),

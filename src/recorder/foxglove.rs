@@ -1,8 +1,6 @@
 //! Foxglove message schemas (JSON encoding) and the messages the recorder writes. One place
 //! for both directions: the `mcap` source reads images back with [`decode_compressed_image`].
 
-use std::sync::atomic::Ordering;
-
 use base64::Engine as _;
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888, RgbColor};
 use serde_json::{json, Value};
@@ -164,27 +162,29 @@ pub fn image_annotations(poses: &FramePoses, time_ns: u64) -> Value {
     json!({"circles": [], "points": points, "texts": texts})
 }
 
-/// The `/stats` message.
+/// The `/stats` message: totals over the cameras, latencies of the first.
 pub fn stats_json(stats: &Stats, fps: f64, model: &str) -> Value {
-    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let p50 = |w: &std::sync::Mutex<crate::pipeline::Window>| {
-        w.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .percentile_ms(0.5)
+    let p50 = |w: Option<&std::sync::Mutex<crate::pipeline::Window>>| {
+        w.and_then(|w| {
+            w.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .percentile_ms(0.5)
+        })
     };
+    let first = stats.cameras.first();
     json!({
         "model": model,
         "fps": fps,
-        "captured": n(&stats.captured),
-        "inferred": n(&stats.inferred),
-        "published": n(&stats.published),
-        "persons": n(&stats.persons),
-        "bad_frames": n(&stats.bad_frames),
-        "source_errors": n(&stats.source_errors),
-        "inference_errors": n(&stats.inference_errors),
-        "sink_errors": n(&stats.sink_errors),
-        "inference_ms_p50": p50(&stats.inference),
-        "end_to_end_ms_p50": p50(&stats.end_to_end),
+        "captured": stats.total(|c| &c.captured),
+        "inferred": stats.total(|c| &c.inferred),
+        "published": stats.total(|c| &c.published),
+        "persons": stats.total(|c| &c.persons),
+        "bad_frames": stats.total(|c| &c.bad_frames),
+        "source_errors": stats.total(|c| &c.source_errors),
+        "inference_errors": stats.total(|c| &c.inference_errors),
+        "sink_errors": stats.sinks().iter().map(|s| s.send_errors + s.stats.errors).sum::<u64>(),
+        "inference_ms_p50": p50(first.map(|c| &c.inference)),
+        "end_to_end_ms_p50": p50(first.map(|c| &c.end_to_end)),
     })
 }
 

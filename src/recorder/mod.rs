@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-
+pub use crate::config::{ImageFormat, RecorderConfig};
 use crate::pipeline::Stats;
 use crate::sink::JsonFrame;
 use crate::tap::{Tap, TapFrame, TapNext};
@@ -36,79 +35,6 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// MCAP chunk size: the writer's in-memory buffer.
 const CHUNK_BYTES: u64 = 1 << 20;
-
-/// Image format of the recorded camera frames.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ImageFormat {
-    /// Small files; a replay sees slightly different pixels.
-    Jpeg,
-    /// Lossless: a replay gives exactly the live run's poses.
-    Png,
-}
-
-/// `[recorder]` in the configuration.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RecorderConfig {
-    pub enabled: bool,
-    /// The recording; with rotation `<stem>-000.mcap`, `<stem>-001.mcap`, ...
-    pub path: PathBuf,
-    /// Rotate after this many megabytes (0 = no size limit).
-    pub max_mb: u64,
-    /// Rotate after this many seconds (0 = no duration limit).
-    pub max_duration_s: f64,
-    /// Rotated files kept at most; the oldest are deleted (0 = keep all).
-    pub max_files: usize,
-    pub images: bool,
-    pub annotations: bool,
-    pub poses: bool,
-    pub stats: bool,
-    /// Camera images per second at most (0 = every frame).
-    pub image_max_fps: f64,
-    pub image_format: ImageFormat,
-    pub jpeg_quality: u8,
-}
-
-impl RecorderConfig {
-    pub fn validate(&self) -> Result<(), String> {
-        if self.enabled && self.path.as_os_str().is_empty() {
-            return Err("path: must name a file".into());
-        }
-        if !(self.max_duration_s.is_finite() && self.max_duration_s >= 0.0) {
-            return Err("max_duration_s: must be ≥ 0".into());
-        }
-        if !(self.image_max_fps.is_finite() && self.image_max_fps >= 0.0) {
-            return Err("image_max_fps: must be ≥ 0".into());
-        }
-        if !(1..=100).contains(&self.jpeg_quality) {
-            return Err("jpeg_quality: must be in 1..=100".into());
-        }
-        Ok(())
-    }
-
-    fn rotates(&self) -> bool {
-        self.max_mb > 0 || self.max_duration_s > 0.0
-    }
-
-    /// File `n` of a rotating recording, or `path` itself without rotation.
-    pub fn file_name(&self, n: usize) -> PathBuf {
-        if !self.rotates() {
-            return self.path.clone();
-        }
-        let stem = self
-            .path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "edgepose".into());
-        let ext = self
-            .path
-            .extension()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "mcap".into());
-        self.path.with_file_name(format!("{stem}-{n:03}.{ext}"))
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {

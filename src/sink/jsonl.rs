@@ -1,109 +1,15 @@
 //! JSON lines: one object per frame, for scripts, logs and debugging.
 //!
-//! The schema (also used by `edgepose listen` and `examples/python/edgepose_wire.py`):
-//!
-//! ```json
-//! {"version":1,"device_id":7,"seq":42,"timestamp_us":1700000000000000,"width":640,
-//!  "height":480,"model_id":3,
-//!  "persons":[{"track_id":5,"score":0.87,"keypoints":[[320.25,110.5,0.93],null, ...]}]}
-//! ```
-//!
-//! `keypoints` always has 17 entries in COCO order; `null` marks an absent keypoint; present
-//! ones are `[x, y, score]` in source-image pixels with score in [0, 1].
+//! The schema is [`crate::pose::JsonFrame`] (also used by `edgepose listen`, `detect`,
+//! `decode` and `examples/python/edgepose_wire.py`).
 
-use super::{Sink, SinkError, SinkStats};
+use super::{is_gone, Sink, SinkError, SinkStats};
 use crate::pose::FramePoses;
-use edgepose_wire::{PoseFrame, NUM_KEYPOINTS, PROTOCOL_VERSION};
-use serde::{Deserialize, Serialize};
+use crate::pose::JsonFrame;
+use serde::Deserialize;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
-
-/// One frame as a JSON object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonFrame {
-    /// Schema version; equals the wire protocol version.
-    pub version: u8,
-    pub device_id: u32,
-    pub seq: u64,
-    pub timestamp_us: u64,
-    pub width: u32,
-    pub height: u32,
-    pub model_id: u16,
-    pub persons: Vec<JsonPerson>,
-}
-
-/// One person in a [`JsonFrame`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonPerson {
-    pub track_id: u32,
-    pub score: f32,
-    /// 17 entries; `None` (JSON `null`) = absent; else `[x, y, score]`.
-    pub keypoints: Vec<Option<[f32; 3]>>,
-}
-
-impl JsonFrame {
-    /// From the pipeline's frame, at full float precision.
-    pub fn from_poses(frame: &FramePoses, device_id: u32) -> Self {
-        JsonFrame {
-            version: PROTOCOL_VERSION,
-            device_id,
-            seq: frame.seq,
-            timestamp_us: frame.timestamp_us,
-            width: frame.width,
-            height: frame.height,
-            model_id: frame.model_id,
-            persons: frame
-                .persons
-                .iter()
-                .map(|p| JsonPerson {
-                    track_id: p.track_id,
-                    score: p.score,
-                    keypoints: p
-                        .keypoints
-                        .iter()
-                        .map(|k| k.present.then_some([k.x, k.y, k.score]))
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-
-    /// From a received wire frame (quarter-pixel coordinates, 8-bit scores).
-    pub fn from_wire(frame: &PoseFrame) -> Self {
-        JsonFrame {
-            version: frame.version,
-            device_id: frame.device_id,
-            seq: frame.seq,
-            timestamp_us: frame.timestamp_us,
-            width: u32::from(frame.width),
-            height: u32::from(frame.height),
-            model_id: frame.model_id,
-            persons: frame
-                .persons
-                .iter()
-                .map(|p| JsonPerson {
-                    track_id: p.track_id,
-                    score: p.score_f32(),
-                    keypoints: p
-                        .keypoints
-                        .iter()
-                        .map(|k| k.is_present().then(|| [k.x_px(), k.y_px(), k.score_f32()]))
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-
-    /// Checks the invariant the schema promises (17 keypoints per person).
-    pub fn is_well_formed(&self) -> bool {
-        self.persons
-            .iter()
-            .all(|p| p.keypoints.len() == NUM_KEYPOINTS)
-    }
-}
 
 /// Where and how the JSON-lines sink writes.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -118,12 +24,15 @@ pub struct JsonlConfig {
 }
 
 /// Writes one JSON object per line. Writes are synchronous (files and terminals are fast); each
-/// line is flushed so a reader (`tail -f`, a pipe) sees whole frames immediately.
+/// line goes out in one write so a reader (`tail -f`, a pipe) sees whole frames immediately,
+/// and a failed write (full disk) leaves nothing half-buffered to corrupt the next line.
 pub struct JsonlSink {
-    out: Option<BufWriter<Box<dyn Write + Send>>>,
+    out: Option<Box<dyn Write + Send>>,
     device_id: u32,
     target: String,
     stats: SinkStats,
+    /// Set once the output is gone for good (broken pipe): every later send says so.
+    gone: Option<String>,
 }
 
 impl JsonlSink {
@@ -131,7 +40,24 @@ impl JsonlSink {
     pub fn open(config: &JsonlConfig) -> Result<Self, SinkError> {
         let path = config.path.as_ref().filter(|p| p.as_os_str() != "-");
         let (writer, target): (Box<dyn Write + Send>, String) = match path {
-            None => (Box::new(std::io::stdout()), "stdout".to_owned()),
+            None => {
+                // A closed stdout (`>&-`) is reopened on /dev/null by Rust's start-up code, and
+                // writes to it vanish: refuse it here instead of losing every frame silently.
+                match stdout_state() {
+                    StdoutState::Closed => {
+                        return Err(SinkError::Config(
+                            "standard output is closed: the JSON-lines sink has nowhere to \
+                             write (set sinks.jsonl.path, or leave [sinks.jsonl] out)"
+                                .into(),
+                        ))
+                    }
+                    StdoutState::DevNull => {
+                        tracing::warn!("standard output is /dev/null: the JSON lines are discarded")
+                    }
+                    StdoutState::Open => {}
+                }
+                (Box::new(std::io::stdout()), "stdout".to_owned())
+            }
             Some(p) => {
                 let file = File::options()
                     .create(true)
@@ -152,18 +78,28 @@ impl JsonlSink {
     /// Writes to any writer (tests, sockets).
     pub fn from_writer(writer: Box<dyn Write + Send>, device_id: u32, target: String) -> Self {
         JsonlSink {
-            out: Some(BufWriter::new(writer)),
+            out: Some(writer),
             device_id,
             target,
             stats: SinkStats {
                 connects: 1,
                 ..SinkStats::default()
             },
+            gone: None,
         }
     }
 
+    /// Counts a write error; a broken pipe or closed descriptor makes the sink gone for good.
     fn io_err(&mut self, context: &str, source: std::io::Error) -> SinkError {
         self.stats.errors += 1;
+        if is_gone(&source) {
+            let reason = format!("{source} (the reader went away or the output was closed)");
+            self.gone = Some(reason.clone());
+            return SinkError::Gone {
+                target: format!("JSON lines to {}", self.target),
+                reason,
+            };
+        }
         SinkError::Io {
             context: format!("{context} {}", self.target),
             source,
@@ -171,8 +107,56 @@ impl JsonlSink {
     }
 }
 
+/// Where standard output goes, as far as the JSON-lines sink cares.
+#[derive(Debug, PartialEq, Eq)]
+enum StdoutState {
+    Open,
+    /// Closed when the process started (or now).
+    Closed,
+    /// Redirected to /dev/null on purpose.
+    DevNull,
+}
+
+#[cfg(target_os = "linux")]
+fn stdout_state() -> StdoutState {
+    const STDOUT: i32 = 1;
+    // SAFETY: F_GETFD / F_GETFL only query the descriptor's flags; no memory is touched.
+    let (fd_flags, status) = unsafe {
+        (
+            libc::fcntl(STDOUT, libc::F_GETFD),
+            libc::fcntl(STDOUT, libc::F_GETFL),
+        )
+    };
+    if fd_flags == -1 {
+        return StdoutState::Closed;
+    }
+    match std::fs::read_link("/proc/self/fd/1") {
+        // Rust's runtime opens /dev/null read-write in place of a closed descriptor; a shell's
+        // `>/dev/null` (or Command's Stdio::null) opens it write-only.
+        Ok(p) if p == std::path::Path::new("/dev/null") => {
+            if status != -1 && status & libc::O_ACCMODE == libc::O_RDWR {
+                StdoutState::Closed
+            } else {
+                StdoutState::DevNull
+            }
+        }
+        _ => StdoutState::Open,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stdout_state() -> StdoutState {
+    StdoutState::Open
+}
+
 impl Sink for JsonlSink {
     fn send(&mut self, frame: &FramePoses) -> Result<(), SinkError> {
+        if let Some(reason) = &self.gone {
+            return Err(SinkError::Gone {
+                target: format!("JSON lines to {}", self.target),
+                reason: reason.clone(),
+            });
+        }
         let obj = JsonFrame::from_poses(frame, self.device_id);
         let mut line =
             serde_json::to_vec(&obj).map_err(|e| SinkError::Encode(format!("JSON: {e}")))?;
@@ -199,6 +183,8 @@ impl Sink for JsonlSink {
     fn close(&mut self) -> Result<(), SinkError> {
         match self.out.take() {
             None => Ok(()),
+            // Nothing can be flushed to an output that is gone; it was reported already.
+            Some(_) if self.gone.is_some() => Ok(()),
             Some(mut out) => out.flush().map_err(|e| self.io_err("cannot flush", e)),
         }
     }
@@ -215,5 +201,67 @@ impl Sink for JsonlSink {
 impl Drop for JsonlSink {
     fn drop(&mut self) {
         let _ = self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that fails every write with `kind`.
+    struct Failing(std::io::ErrorKind);
+
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from(self.0))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_broken_pipe_is_gone_for_good_and_other_errors_are_counted() {
+        let frame = FramePoses::default();
+        let mut sink = JsonlSink::from_writer(
+            Box::new(Failing(std::io::ErrorKind::BrokenPipe)),
+            1,
+            "t".into(),
+        );
+        for _ in 0..3 {
+            let e = sink.send(&frame).expect_err("pipe is broken");
+            assert!(matches!(e, SinkError::Gone { .. }), "{e}");
+        }
+        assert_eq!(sink.stats().errors, 1, "the pipe broke once");
+        assert!(sink.close().is_ok());
+
+        let mut sink = JsonlSink::from_writer(
+            Box::new(Failing(std::io::ErrorKind::StorageFull)),
+            1,
+            "t".into(),
+        );
+        for _ in 0..3 {
+            let e = sink.send(&frame).expect_err("disk is full");
+            assert!(matches!(e, SinkError::Io { .. }), "{e}");
+        }
+        assert_eq!((sink.stats().errors, sink.stats().sent), (3, 0));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_counted_not_fatal() {
+        // /dev/full fails every write with ENOSPC, like a file system that filled up.
+        let config = JsonlConfig {
+            path: Some("/dev/full".into()),
+            append: true,
+            ..JsonlConfig::default()
+        };
+        let mut sink = JsonlSink::open(&config).expect("/dev/full opens");
+        for _ in 0..5 {
+            let e = sink.send(&FramePoses::default()).expect_err("ENOSPC");
+            assert!(e.to_string().contains("/dev/full"), "{e}");
+            assert!(!matches!(e, SinkError::Gone { .. }));
+        }
+        assert_eq!(sink.stats().errors, 5);
     }
 }

@@ -7,7 +7,13 @@
 //! The daemon calls sinks from one dedicated thread. Sinks that talk to devices or networks
 //! never block that thread for long: `send` encodes the frame and hands it to a bounded queue
 //! that a writer thread owned by the sink drains; when the device is slow or gone, the oldest
-//! queued frames are dropped and counted (robots want the newest poses, not a backlog).
+//! queued frames are dropped and counted (robots want the newest poses, not a backlog), and
+//! so are frames that waited longer than the sink's `max_age_ms` (default
+//! [`DEFAULT_MAX_AGE_MS`]): a robot must not act on poses from before an outage.
+//!
+//! Transient write errors are counted in [`SinkStats`] and returned; an output that is gone
+//! for good (the reader of a pipe went away, stdout closed) is [`SinkError::Gone`], which ends
+//! the daemon with a non-zero exit.
 
 pub mod jsonl;
 pub mod mqtt;
@@ -18,7 +24,7 @@ use crate::pose::FramePoses;
 use edgepose_wire::{PoseFrame, WireKeypoint, WirePerson, MAX_ENCODED_LEN, MAX_WIRE_PERSONS};
 use std::time::Duration;
 
-pub use jsonl::{JsonFrame, JsonlConfig, JsonlSink};
+pub use jsonl::{JsonlConfig, JsonlSink};
 pub use mqtt::{MqttConfig, MqttSink};
 pub use serial::{SerialConfig, SerialSink};
 
@@ -46,7 +52,29 @@ pub enum SinkError {
     /// The sink was closed.
     #[error("sink is closed")]
     Closed,
+    /// The output is gone for good (broken pipe, closed stdout): nothing written from now on
+    /// can arrive, so the daemon should stop.
+    #[error("{target}: output is gone: {reason}")]
+    Gone { target: String, reason: String },
 }
+
+/// Default `max_age_ms` of the queued sinks (serial, MQTT): a robot reacting to poses half a
+/// second old is already late; older ones are dropped, not delivered.
+pub const DEFAULT_MAX_AGE_MS: u64 = 500;
+
+/// Whether a write error means the output can never be written again (the reading end of a
+/// pipe or socket went away, the descriptor is closed), as opposed to a transient one (full
+/// disk, a slow device).
+pub fn is_gone(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::NotConnected
+    ) || e.raw_os_error() == Some(EBADF)
+}
+
+/// `EBADF` (the descriptor is closed); the same number on every Unix edgepose targets.
+const EBADF: i32 = 9;
 
 /// Counters every sink keeps; the daemon logs and exports them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,6 +87,10 @@ pub struct SinkStats {
     pub errors: u64,
     /// Successful (re)connections / port (re)opens.
     pub connects: u64,
+    /// Frames dropped because they waited longer than the sink's maximum age.
+    pub stale: u64,
+    /// Messages not sent because they are larger than the output allows (MQTT packet size).
+    pub oversize: u64,
 }
 
 /// A pose output. Called from one thread; implementations must return from `send` quickly.
@@ -76,7 +108,8 @@ pub trait Sink: Send {
     fn describe(&self) -> String;
 }
 
-/// Converts one frame of poses into a wire frame for `device_id`.
+/// Converts one frame of poses into a wire frame for `device_id`: protocol version 2 with the
+/// camera index for a named camera, version 1 (readable by every receiver) otherwise.
 ///
 /// At most [`MAX_WIRE_PERSONS`] persons fit: the highest-scoring ones are kept (in their
 /// original order). Image sizes above 65535 px saturate (the wire carries u16).
@@ -89,6 +122,10 @@ pub fn to_wire(frame: &FramePoses, device_id: u32) -> PoseFrame {
         saturate_u16(frame.height),
         frame.model_id,
     );
+    match &frame.camera {
+        Some(c) => wire.camera = c.index,
+        None => wire.version = edgepose_wire::PROTOCOL_VERSION_V1,
+    }
     let persons = &frame.persons;
     let keep: Vec<usize> = if persons.len() <= MAX_WIRE_PERSONS {
         (0..persons.len()).collect()

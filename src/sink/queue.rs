@@ -1,4 +1,8 @@
 //! The bounded hand-off between the daemon's sink thread and a sink's writer thread.
+//!
+//! Besides dropping the oldest item when full, the queue enforces freshness: an item that
+//! waited longer than the configured maximum age is dropped (counted as stale) when the writer
+//! gets to it, so a robot never receives a burst of old poses after an outage.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -10,12 +14,19 @@ pub(crate) struct DropOldestQueue<T> {
     state: Mutex<State<T>>,
     changed: Condvar,
     capacity: usize,
+    /// Items older than this are dropped instead of popped; `None`: no limit.
+    max_age: Option<Duration>,
 }
 
 struct State<T> {
-    items: VecDeque<T>,
+    /// Items with the instant they were pushed.
+    items: VecDeque<(Instant, T)>,
     closed: bool,
     dropped: u64,
+    /// Items dropped because they were older than `max_age`.
+    stale: u64,
+    /// When the last popped item was pushed (a requeued item keeps its age; one consumer).
+    popped_at: Option<Instant>,
     /// Items popped but not yet reported done by the writer (so `wait_idle` covers them).
     in_flight: usize,
 }
@@ -28,11 +39,20 @@ impl<T> DropOldestQueue<T> {
                 items: VecDeque::with_capacity(capacity),
                 closed: false,
                 dropped: 0,
+                stale: 0,
+                popped_at: None,
                 in_flight: 0,
             }),
             changed: Condvar::new(),
             capacity,
+            max_age: None,
         }
+    }
+
+    /// Drops items that waited longer than `max_age` (`Duration::ZERO`: no limit).
+    pub(crate) fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = (!max_age.is_zero()).then_some(max_age);
+        self
     }
 
     /// A poisoned lock only means another thread panicked while holding it; the queue's own
@@ -51,7 +71,7 @@ impl<T> DropOldestQueue<T> {
             s.items.pop_front();
             s.dropped += 1;
         }
-        s.items.push_back(item);
+        s.items.push_back((Instant::now(), item));
         drop(s);
         self.changed.notify_all();
         true
@@ -65,21 +85,34 @@ impl<T> DropOldestQueue<T> {
         if s.items.len() >= self.capacity || s.closed {
             s.dropped += 1;
         } else {
-            s.items.push_front(item);
+            let at = s.popped_at.unwrap_or_else(Instant::now);
+            s.items.push_front((at, item));
         }
         drop(s);
         self.changed.notify_all();
     }
 
-    /// Takes the oldest item, waiting up to `timeout`. `None` on timeout or when closed and
-    /// empty. The caller reports the item with [`Self::done`] or [`Self::requeue`].
+    /// Takes the oldest item that is not too old, waiting up to `timeout`. `None` on timeout
+    /// or when closed and empty. The caller reports the item with [`Self::done`] or
+    /// [`Self::requeue`].
     pub(crate) fn pop(&self, timeout: Duration) -> Option<T> {
         let deadline = Instant::now() + timeout;
         let mut s = self.lock();
         loop {
-            if let Some(item) = s.items.pop_front() {
+            let mut went_stale = false;
+            while let Some((at, item)) = s.items.pop_front() {
+                if self.max_age.is_some_and(|max| at.elapsed() > max) {
+                    s.stale += 1;
+                    went_stale = true;
+                    continue;
+                }
                 s.in_flight += 1;
+                s.popped_at = Some(at);
                 return Some(item);
+            }
+            if went_stale {
+                // Stale items were all there was: the queue is idle now.
+                self.changed.notify_all();
             }
             if s.closed {
                 return None;
@@ -164,40 +197,14 @@ impl<T> DropOldestQueue<T> {
         self.lock().dropped
     }
 
+    /// Items dropped for being older than the maximum age.
+    pub(crate) fn stale(&self) -> u64 {
+        self.lock().stale
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
-    }
-}
-
-/// Exponential backoff between reconnection attempts.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Backoff {
-    min: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    pub(crate) fn new(min: Duration, max: Duration) -> Self {
-        let min = min.max(Duration::from_millis(1));
-        let max = max.max(min);
-        Backoff {
-            min,
-            max,
-            next: min,
-        }
-    }
-
-    /// The delay before the next attempt; doubles up to the maximum.
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.max);
-        d
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.next = self.min;
     }
 }
 
@@ -246,6 +253,27 @@ mod tests {
     }
 
     #[test]
+    fn items_older_than_the_max_age_are_dropped_as_stale() {
+        let q = DropOldestQueue::new(8).with_max_age(Duration::from_millis(30));
+        q.push(1);
+        q.push(2);
+        std::thread::sleep(Duration::from_millis(60));
+        q.push(3);
+        assert_eq!(q.pop(Duration::ZERO), Some(3), "the fresh one comes out");
+        assert_eq!((q.stale(), q.dropped()), (2, 0));
+        // A requeued item keeps its age: it goes stale too.
+        q.requeue(3);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(q.pop(Duration::ZERO), None);
+        assert_eq!(q.stale(), 3);
+        // No limit: nothing goes stale.
+        let q = DropOldestQueue::new(2).with_max_age(Duration::ZERO);
+        q.push(1);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(q.pop(Duration::ZERO), Some(1));
+    }
+
+    #[test]
     fn wait_idle_covers_in_flight_items() {
         let q = DropOldestQueue::new(2);
         q.push(5);
@@ -253,14 +281,5 @@ mod tests {
         assert!(!q.wait_idle(Duration::from_millis(20)));
         q.done();
         assert!(q.wait_idle(Duration::ZERO));
-    }
-
-    #[test]
-    fn backoff_doubles_to_max_and_resets() {
-        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(350));
-        let d: Vec<u64> = (0..4).map(|_| b.next_delay().as_millis() as u64).collect();
-        assert_eq!(d, vec![100, 200, 350, 350]);
-        b.reset();
-        assert_eq!(b.next_delay(), Duration::from_millis(100));
     }
 }

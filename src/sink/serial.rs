@@ -6,9 +6,11 @@
 //! timed-out (possibly partial) write it first sends a lone 0x00 so the receiver's decoder
 //! resynchronises at once.
 
-use super::queue::{Backoff, DropOldestQueue};
-use super::{encode_wire, Sink, SinkError, SinkStats};
+use super::queue::DropOldestQueue;
+use super::{encode_wire, Sink, SinkError, SinkStats, DEFAULT_MAX_AGE_MS};
 use crate::pose::FramePoses;
+use crate::util::ratelimit::RateLimit;
+use crate::util::Backoff;
 use serde::Deserialize;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,6 +41,9 @@ pub struct SerialConfig {
     pub reopen_min_ms: u64,
     /// Longest delay between reopen attempts.
     pub reopen_max_ms: u64,
+    /// Frames that waited longer than this for the port are dropped (counted as stale)
+    /// instead of sent late; 0 = no limit.
+    pub max_age_ms: u64,
 }
 
 impl Default for SerialConfig {
@@ -51,6 +56,7 @@ impl Default for SerialConfig {
             write_timeout_ms: 200,
             reopen_min_ms: 100,
             reopen_max_ms: 5_000,
+            max_age_ms: DEFAULT_MAX_AGE_MS,
         }
     }
 }
@@ -111,7 +117,10 @@ impl SerialSink {
     /// background, and frames queue meanwhile.
     pub fn open(config: SerialConfig) -> Result<Self, SinkError> {
         config.validate()?;
-        let queue = Arc::new(DropOldestQueue::new(config.queue_len));
+        let queue = Arc::new(
+            DropOldestQueue::new(config.queue_len)
+                .with_max_age(Duration::from_millis(config.max_age_ms)),
+        );
         let counters = Arc::new(Counters::default());
         let (done_tx, done_rx) = mpsc::channel();
         let w = Writer {
@@ -184,6 +193,8 @@ impl Sink for SerialSink {
             dropped: self.queue.dropped() + self.counters.write_dropped.load(Ordering::Relaxed),
             errors: self.counters.errors.load(Ordering::Relaxed),
             connects: self.counters.connects.load(Ordering::Relaxed),
+            stale: self.queue.stale(),
+            oversize: 0,
         }
     }
 
@@ -217,6 +228,8 @@ impl Writer {
         let mut outage = false;
         // Send a lone delimiter before the next frame (new port, or a partial write).
         let mut resync = true;
+        // A port that opens and then fails every write must not log a line per frame.
+        let mut write_failures = RateLimit::default();
         loop {
             let Some(p) = port.as_mut() else {
                 if self.queue.is_closed() {
@@ -273,7 +286,9 @@ impl Writer {
                         // The other end is not reading (flow control); keep the port.
                         tracing::debug!(port = %self.config.device, "serial write timed out; frame dropped");
                     } else {
-                        tracing::warn!(port = %self.config.device, error = %e, "serial write failed; reopening");
+                        if let Some(repeated) = write_failures.hit() {
+                            tracing::warn!(repeated, port = %self.config.device, error = %e, "serial write failed; reopening");
+                        }
                         port = None;
                         self.counters.port_open.store(false, Ordering::Release);
                         outage = true;

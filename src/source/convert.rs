@@ -28,16 +28,21 @@ pub enum PixelFormat {
     Bgr24,
     /// 8-bit greyscale.
     Grey,
+    /// Planar YUV 4:2:0 (Y plane, then U and V at half resolution), BT.601 limited range:
+    /// what `rpicam-vid --codec yuv420` and GStreamer's `I420` write. `yuv420` is accepted too.
+    #[serde(alias = "yuv420")]
+    I420,
 }
 
 impl PixelFormat {
     /// All formats, in the order negotiation prefers them when the user did not choose:
     /// cheap-to-convert uncompressed formats first, MJPEG (decoding costs CPU) after, greyscale
     /// (loses colour the models were trained on) last.
-    pub const PREFERENCE: [PixelFormat; 5] = [
+    pub const PREFERENCE: [PixelFormat; 6] = [
         PixelFormat::Rgb24,
         PixelFormat::Bgr24,
         PixelFormat::Yuyv,
+        PixelFormat::I420,
         PixelFormat::Mjpeg,
         PixelFormat::Grey,
     ];
@@ -50,6 +55,7 @@ impl PixelFormat {
             PixelFormat::Rgb24 => *b"RGB3",
             PixelFormat::Bgr24 => *b"BGR3",
             PixelFormat::Grey => *b"GREY",
+            PixelFormat::I420 => *b"YU12",
         }
     }
 
@@ -62,6 +68,7 @@ impl PixelFormat {
             b"RGB3" => Some(PixelFormat::Rgb24),
             b"BGR3" => Some(PixelFormat::Bgr24),
             b"GREY" => Some(PixelFormat::Grey),
+            b"YU12" => Some(PixelFormat::I420),
             _ => None,
         }
     }
@@ -91,6 +98,7 @@ pub fn to_rgb(
         PixelFormat::Rgb24 => packed3_to_rgb(data, width, height, stride, false),
         PixelFormat::Bgr24 => packed3_to_rgb(data, width, height, stride, true),
         PixelFormat::Grey => grey_to_rgb(data, width, height, stride),
+        PixelFormat::I420 => i420_to_rgb(data, width, height, stride),
         PixelFormat::Mjpeg => {
             let img = decode_jpeg(data)?;
             if img.width() != width || img.height() != height {
@@ -101,6 +109,22 @@ pub fn to_rgb(
                 )));
             }
             Ok(img)
+        }
+    }
+}
+
+/// Bytes of one tightly packed frame of an uncompressed `format`; `None` for MJPEG (its frames
+/// vary in size) and for sizes that overflow.
+pub fn frame_len(format: PixelFormat, width: u32, height: u32) -> Option<usize> {
+    let (w, h) = (width as usize, height as usize);
+    match format {
+        PixelFormat::Mjpeg => None,
+        PixelFormat::Rgb24 | PixelFormat::Bgr24 => w.checked_mul(h)?.checked_mul(3),
+        PixelFormat::Yuyv => w.checked_mul(h)?.checked_mul(YUYV_BYTES_PER_PIXEL),
+        PixelFormat::Grey => w.checked_mul(h),
+        PixelFormat::I420 => {
+            let chroma = w.div_ceil(2).checked_mul(h.div_ceil(2))?;
+            w.checked_mul(h)?.checked_add(chroma.checked_mul(2)?)
         }
     }
 }
@@ -202,6 +226,53 @@ pub fn yuyv_to_rgb(
             let (u, v) = (quad[1], quad[3]);
             px[..3].copy_from_slice(&yuv_to_rgb(quad[0], u, v));
             px[3..].copy_from_slice(&yuv_to_rgb(quad[2], u, v));
+        }
+    }
+    image_from(out, width, height)
+}
+
+/// Planar I420 (YUV 4:2:0: Y plane, then U, then V, each chroma sample covering 2x2 pixels)
+/// to RGB8 with the same BT.601 limited-range coefficients as YUYV.
+///
+/// `stride` is the Y row length (0 = `width`); the chroma rows are half of it, rounded up, as
+/// V4L2's `YU12` lays them out. Odd sizes round the chroma planes up.
+pub fn i420_to_rgb(
+    data: &[u8],
+    width: u32,
+    height: u32,
+    stride: u32,
+) -> Result<RgbImage, SourceError> {
+    let (packed, y_stride) = row_bytes(width, height, stride, 1)?;
+    let (cw, ch) = (packed.div_ceil(2), (height as usize).div_ceil(2));
+    let c_stride = y_stride.div_ceil(2);
+    let y_len = y_stride * height as usize;
+    let c_len = c_stride * (ch - 1) + cw;
+    let need = y_len + c_stride * ch + c_len;
+    if data.len() < need {
+        return Err(SourceError::BadFrame(format!(
+            "short I420 buffer: {} bytes, need {need} for {width}x{height}",
+            data.len()
+        )));
+    }
+    let (y_plane, rest) = data.split_at(y_len);
+    let (u_plane, v_plane) = rest.split_at(c_stride * ch);
+    let mut out = vec![0u8; packed * height as usize * RGB_BYTES_PER_PIXEL];
+    for (row, out_row) in out
+        .chunks_exact_mut(packed * RGB_BYTES_PER_PIXEL)
+        .enumerate()
+    {
+        let ys = &y_plane[row * y_stride..row * y_stride + packed];
+        let c0 = (row / 2) * c_stride;
+        let (us, vs) = (&u_plane[c0..c0 + cw], &v_plane[c0..c0 + cw]);
+        for (i, (y2, px2)) in ys
+            .chunks(2)
+            .zip(out_row.chunks_mut(2 * RGB_BYTES_PER_PIXEL))
+            .enumerate()
+        {
+            let (u, v) = (us[i], vs[i]);
+            for (y, px) in y2.iter().zip(px2.chunks_exact_mut(RGB_BYTES_PER_PIXEL)) {
+                px.copy_from_slice(&yuv_to_rgb(*y, u, v));
+            }
         }
     }
     image_from(out, width, height)
@@ -439,11 +510,71 @@ mod tests {
     }
 
     #[test]
+    fn i420_matches_float_reference_and_chroma_is_shared_by_2x2() {
+        // 6x4: Y ramps, every 2x2 block has its own (u, v).
+        let (w, h) = (6usize, 4usize);
+        let y: Vec<u8> = (0..w * h).map(|i| 16 + (i * 9) as u8).collect();
+        let u: Vec<u8> = (0..6).map(|i| 40 + i * 30).collect();
+        let v: Vec<u8> = (0..6).map(|i| 230 - i * 35).collect();
+        let data = [y.clone(), u.clone(), v.clone()].concat();
+        assert_eq!(frame_len(PixelFormat::I420, 6, 4), Some(data.len()));
+        let img = to_rgb(PixelFormat::I420, &data, 6, 4, 0).unwrap();
+        for row in 0..h {
+            for col in 0..w {
+                let c = (row / 2) * 3 + col / 2;
+                let want = reference_yuv(y[row * w + col], u[c], v[c]);
+                let got = img.get_pixel(col as u32, row as u32).0;
+                for k in 0..3 {
+                    assert!(
+                        (f32::from(got[k]) - want[k]).abs() <= 2.0,
+                        "({col},{row}): {got:?} vs {want:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn i420_odd_sizes_stride_and_short_buffers() {
+        // 3x3: chroma planes are 2x2 (rounded up); all grey.
+        let mut data = vec![128u8; 9 + 4 + 4];
+        data[..9].fill(235);
+        let img = i420_to_rgb(&data, 3, 3, 0).unwrap();
+        assert_eq!(img.dimensions(), (3, 3));
+        assert_eq!(img.get_pixel(2, 2).0, [255, 255, 255]);
+        assert_eq!(frame_len(PixelFormat::I420, 3, 3), Some(17));
+        assert!(matches!(
+            i420_to_rgb(&data[..16], 3, 3, 0),
+            Err(SourceError::BadFrame(m)) if m.contains("short I420")
+        ));
+        // 2x2 with a Y stride of 4 (chroma stride 2): padding bytes are garbage.
+        let data = [16, 16, 99, 99, 235, 235, 99, 99, 128, 99, 128, 99];
+        let img = i420_to_rgb(&data, 2, 2, 4).unwrap();
+        assert_eq!(img.get_pixel(1, 0).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(0, 1).0, [255, 255, 255]);
+        assert!(i420_to_rgb(&data, 2, 2, 1).is_err());
+        assert!(i420_to_rgb(&[], 0, 2, 0).is_err());
+    }
+
+    #[test]
+    fn frame_lengths() {
+        assert_eq!(frame_len(PixelFormat::Rgb24, 640, 480), Some(921_600));
+        assert_eq!(frame_len(PixelFormat::I420, 640, 480), Some(460_800));
+        assert_eq!(frame_len(PixelFormat::Yuyv, 4, 2), Some(16));
+        assert_eq!(frame_len(PixelFormat::Grey, 4, 2), Some(8));
+        assert_eq!(frame_len(PixelFormat::Mjpeg, 640, 480), None);
+        assert_eq!(frame_len(PixelFormat::Rgb24, u32::MAX, u32::MAX), None);
+    }
+
+    #[test]
     fn fourcc_round_trip() {
         for f in PixelFormat::PREFERENCE {
             assert_eq!(PixelFormat::from_fourcc(f.fourcc()), Some(f));
         }
         assert_eq!(PixelFormat::from_fourcc(*b"NV12"), None);
+        assert_eq!(PixelFormat::I420.to_string(), "YU12");
+        let f: PixelFormat = serde_json::from_str("\"yuv420\"").unwrap();
+        assert_eq!(f, PixelFormat::I420);
         assert_eq!(PixelFormat::Mjpeg.to_string(), "MJPG");
     }
 }

@@ -1,5 +1,9 @@
 //! Still images as a source: one file, a directory (sorted by name) or a glob pattern,
 //! optionally looped and paced at a fixed rate (for demos and replaying recorded frames).
+//!
+//! Files are decoded by content, whatever their extension. A file that cannot be decoded is
+//! reported once and left out of later passes; when no file can be decoded at all the source
+//! ends with [`SourceError::Fatal`] instead of spinning over bad files forever.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -10,6 +14,8 @@ use super::{convert, now_us, Frame, Source, SourceError};
 const IMAGE_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
 /// Largest image file read, so a stray huge file cannot exhaust memory on a small board.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest image decoded (pixels): 40 MP is 120 MB as RGB, already a lot for a small board.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
 
 /// Settings of the image-file source.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -28,6 +34,12 @@ pub struct ImagesConfig {
 /// Frames from image files.
 pub struct ImageSource {
     files: Vec<PathBuf>,
+    /// Files that failed to decode: skipped on later passes (reported once).
+    bad: Vec<bool>,
+    /// Frames produced so far (0 after a whole pass = nothing can ever be produced).
+    good: u64,
+    /// The first decoding error, quoted when no file can be decoded.
+    first_error: Option<String>,
     next: usize,
     looping: bool,
     period: Option<Duration>,
@@ -59,7 +71,10 @@ impl ImageSource {
             if config.looping { ", looped" } else { "" }
         );
         Ok(ImageSource {
+            bad: vec![false; files.len()],
             files,
+            good: 0,
+            first_error: None,
             next: 0,
             looping: config.looping,
             period,
@@ -93,21 +108,45 @@ impl ImageSource {
 
 impl Source for ImageSource {
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        // Skip files already known to be bad (they were reported on the first pass).
+        while self.next < self.files.len() && self.bad[self.next] {
+            self.next += 1;
+        }
         if self.next >= self.files.len() {
+            if self.good == 0 && self.bad.iter().all(|&b| b) {
+                return Err(self.nothing_decodes());
+            }
             if !self.looping {
                 return Ok(None);
             }
             self.next = 0;
+            while self.bad[self.next] {
+                self.next += 1;
+            }
         }
-        let path = &self.files[self.next];
+        let index = self.next;
         // Advance first: a bad file is reported once and the next call moves on.
         self.next += 1;
-        let path = path.clone();
+        let path = self.files[index].clone();
         self.pace();
         // The frame is "captured" when it is due, not when its decoding ends: paced frames
         // then carry exactly the configured spacing.
         let timestamp_us = now_us();
-        let image = read_image(&path)?;
+        let image = match read_image(&path) {
+            Ok(image) => image,
+            Err(e) => {
+                self.bad[index] = true;
+                let e = match e {
+                    SourceError::BadFrame(m) => {
+                        SourceError::BadFrame(format!("{m} (left out of later passes)"))
+                    }
+                    other => other,
+                };
+                self.first_error.get_or_insert_with(|| e.to_string());
+                return Err(e);
+            }
+        };
+        self.good += 1;
         let frame = Frame {
             seq: self.seq,
             timestamp_us,
@@ -119,6 +158,17 @@ impl Source for ImageSource {
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+}
+
+impl ImageSource {
+    fn nothing_decodes(&self) -> SourceError {
+        SourceError::Fatal(format!(
+            "images: none of the {} file{} could be decoded (first error: {})",
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" },
+            self.first_error.as_deref().unwrap_or("unknown")
+        ))
     }
 }
 
@@ -134,23 +184,52 @@ pub fn read_image(path: &Path) -> Result<image::RgbImage, SourceError> {
         )));
     }
     let data = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    if is_jpeg_name(path) || data.starts_with(&[0xFF, 0xD8]) {
-        return convert::decode_jpeg(&data).map_err(|e| match e {
-            SourceError::BadFrame(m) | SourceError::Failed(m) => bad(m),
-        });
-    }
+    decode_image(&data).map_err(|e| match e {
+        SourceError::BadFrame(m) | SourceError::Failed(m) | SourceError::Fatal(m) => bad(m),
+    })
+}
+
+/// Decodes JPEG or PNG data, telling them apart by content (a PNG named `.jpg` is a PNG).
+/// Images over [`MAX_IMAGE_PIXELS`] are refused with their size before any pixel is
+/// allocated.
+pub fn decode_image(data: &[u8]) -> Result<image::RgbImage, SourceError> {
+    let bad = SourceError::BadFrame;
     if data.is_empty() {
         return Err(bad("empty file (0 bytes)".into()));
     }
-    image::load_from_memory(&data)
-        .map(|img| img.into_rgb8())
-        .map_err(|e| bad(format!("cannot decode: {e}")))
+    let format = image::guess_format(data).map_err(|_| {
+        bad(format!(
+            "not a JPEG or PNG image (unrecognised content, starts with {})",
+            hex_prefix(data)
+        ))
+    })?;
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(data), format);
+    if let Ok((w, h)) = reader.into_dimensions() {
+        if u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+            return Err(bad(format!(
+                "{format:?} image is {w}x{h} pixels, more than the {MAX_IMAGE_PIXELS}-pixel limit"
+            )));
+        }
+    }
+    match format {
+        // The JPEG path also catches truncated files (no end-of-image marker).
+        image::ImageFormat::Jpeg => convert::decode_jpeg(data),
+        image::ImageFormat::Png => image::load_from_memory_with_format(data, format)
+            .map(|img| img.into_rgb8())
+            .map_err(|e| bad(format!("corrupt PNG: {e}"))),
+        other => Err(bad(format!(
+            "{other:?} images are not supported (JPEG or PNG)"
+        ))),
+    }
 }
 
-fn is_jpeg_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+/// The first bytes of `data` in hex, for "what is this file" messages.
+fn hex_prefix(data: &[u8]) -> String {
+    data.iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn has_image_extension(path: &Path) -> bool {

@@ -1,16 +1,20 @@
 //! Capture stage: everything that produces frames implements [`Source`].
 //!
 //! Sources: V4L2 cameras ([`v4l2`], Linux, feature `v4l2`), still images ([`images`]), video
-//! files through an `ffmpeg` subprocess ([`video`]). Each has a serde config; [`SourceConfig`]
-//! selects one and [`open`] builds it.
+//! files through an `ffmpeg` subprocess ([`video`]), another program's stdout ([`command`]:
+//! `rpicam-vid`, `gst-launch-1.0`), network cameras over RTSP/HTTP ([`stream`]). Each has a serde config; [`SourceConfig`] selects one and
+//! [`open`] builds it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use image::RgbImage;
 
+pub mod command;
 pub mod convert;
 pub mod images;
+pub mod mjpeg;
 pub mod negotiate;
+pub mod stream;
 pub mod synthetic;
 #[cfg(all(feature = "v4l2", target_os = "linux"))]
 pub mod v4l2;
@@ -29,9 +33,9 @@ pub struct Frame {
 
 /// Error from a source.
 ///
-/// Both kinds are transient from the caller's point of view: calling
+/// `BadFrame` and `Failed` are transient from the caller's point of view: calling
 /// [`Source::next_frame`] again continues (with the next image, or after a paced reconnect
-/// attempt). Errors that cannot get better surface from [`open`] instead.
+/// attempt). Errors that cannot get better surface from [`open`], or as `Fatal`.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// This frame is bad (corrupt JPEG, short read); the source can go on.
@@ -40,6 +44,10 @@ pub enum SourceError {
     /// The device failed; the caller may retry with backoff.
     #[error("source failed: {0}")]
     Failed(String),
+    /// The source can never produce a frame (every image file is bad): retrying would only
+    /// spin, so the daemon stops with this error.
+    #[error("source cannot produce any frame: {0}")]
+    Fatal(String),
 }
 
 /// A frame producer. `Ok(None)` = the source is finished (end of a non-looping file list).
@@ -68,6 +76,10 @@ pub enum SourceConfig {
     Synthetic(synthetic::SyntheticConfig),
     /// An MCAP recording's camera images (the recorder's, or any Foxglove CompressedImage).
     Mcap(mcap_replay::McapConfig),
+    /// Frames from a program's stdout (`rpicam-vid`, `gst-launch-1.0`): MJPEG or raw.
+    Command(command::CommandConfig),
+    /// A network camera (`rtsp://`, `http://`, `https://`) through `ffmpeg`.
+    Stream(stream::StreamConfig),
 }
 
 /// The V4L2 config lives outside the feature-gated module so configs parse (and report a
@@ -135,6 +147,8 @@ pub fn open(config: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
         SourceConfig::Video(c) => Ok(Box::new(video::VideoSource::open(c)?)),
         SourceConfig::Synthetic(c) => Ok(Box::new(synthetic::SyntheticSource::open(c)?)),
         SourceConfig::Mcap(c) => Ok(Box::new(mcap_replay::McapSource::open(c)?)),
+        SourceConfig::Command(c) => Ok(Box::new(command::CommandSource::open(c)?)),
+        SourceConfig::Stream(c) => Ok(Box::new(stream::StreamSource::open(c)?)),
         #[cfg(all(feature = "v4l2", target_os = "linux"))]
         SourceConfig::V4l2(c) => Ok(Box::new(v4l2::V4l2Source::open(c)?)),
         #[cfg(not(all(feature = "v4l2", target_os = "linux")))]
@@ -177,6 +191,14 @@ mod tests {
         let c: SourceConfig = toml::from_str("kind = \"video\"\npath = \"x.mp4\"").unwrap();
         assert!(matches!(c, SourceConfig::Video(_)));
 
+        let c: SourceConfig = toml::from_str(
+            "kind = \"command\"\ncommand = [\"rpicam-vid\", \"-o\", \"-\"]\nformat = \"i420\"\nwidth = 640\nheight = 480",
+        )
+        .unwrap();
+        assert!(
+            matches!(c, SourceConfig::Command(ref k) if k.format == convert::PixelFormat::I420 && k.width == Some(640))
+        );
+
         let c: SourceConfig = toml::from_str("kind = \"synthetic\"\npeople = 2").unwrap();
         assert!(matches!(c, SourceConfig::Synthetic(ref s) if s.people == 2));
 
@@ -186,6 +208,7 @@ mod tests {
             "kind = \"video\"\npath = \"x\"\nlop = true",
             "kind = \"v4l2\"\nformat = \"nv12\"",
             "kind = \"webcam\"",
+            "kind = \"command\"\ncommand = [\"a\"]\nwidht = 4",
         ] {
             let err = toml::from_str::<SourceConfig>(bad).unwrap_err().to_string();
             assert!(

@@ -22,6 +22,7 @@ use super::convert::{self, PixelFormat};
 use super::negotiate::{self, Negotiated, OfferedFormat, OfferedSize, OfferedSizes, Request};
 use super::v4l2_config::V4l2Config;
 use super::{now_us, Frame, Source, SourceError};
+use crate::util::Backoff;
 
 /// Frame-interval numerator used to express a fractional frame rate (1000/30000 s = 30 fps).
 const FPS_DENOMINATOR_SCALE: f32 = 1000.0;
@@ -41,11 +42,19 @@ struct Open {
 pub struct V4l2Source {
     config: V4l2Config,
     open: Option<Open>,
-    /// Delay before the next reconnect attempt (doubles per failure up to the configured max).
-    backoff: Duration,
+    /// Delays between reconnect attempts (double per failure up to the configured max).
+    backoff: Backoff,
     retry_at: Option<Instant>,
     seq: u64,
     negotiated: Negotiated,
+}
+
+/// The reconnect delays the configuration asks for.
+fn reconnect_backoff(config: &V4l2Config) -> Backoff {
+    Backoff::new(
+        Duration::from_millis(config.retry_initial_ms),
+        Duration::from_millis(config.retry_max_ms),
+    )
 }
 
 impl V4l2Source {
@@ -58,11 +67,10 @@ impl V4l2Source {
             ));
         }
         let (open, negotiated) = open_device(config)?;
-        let initial = Duration::from_millis(config.retry_initial_ms.max(1));
         Ok(V4l2Source {
             config: config.clone(),
             open: Some(open),
-            backoff: initial,
+            backoff: reconnect_backoff(config),
             retry_at: None,
             seq: 0,
             negotiated,
@@ -71,15 +79,13 @@ impl V4l2Source {
 
     fn fail(&mut self, what: String) -> SourceError {
         self.open = None;
-        let delay = self.backoff;
+        let delay = self.backoff.next_delay();
         self.retry_at = Some(Instant::now() + delay);
         tracing::warn!(
             device = %self.config.device.display(),
             retry_in_ms = delay.as_millis() as u64,
             "v4l2 capture failed: {what}"
         );
-        let max = Duration::from_millis(self.config.retry_max_ms.max(1));
-        self.backoff = (self.backoff * 2).min(max);
         SourceError::Failed(format!("v4l2 {}: {what}", self.config.device.display()))
     }
 
@@ -102,7 +108,7 @@ impl V4l2Source {
                 );
                 self.open = Some(open);
                 self.negotiated = negotiated;
-                self.backoff = Duration::from_millis(self.config.retry_initial_ms.max(1));
+                self.backoff.reset();
                 self.retry_at = None;
                 Ok(())
             }
@@ -304,7 +310,7 @@ mod tests {
         let mut src = V4l2Source {
             config: config.clone(),
             open: None,
-            backoff: Duration::from_millis(config.retry_initial_ms),
+            backoff: reconnect_backoff(&config),
             retry_at: None,
             seq: 0,
             negotiated: Negotiated {
@@ -324,7 +330,7 @@ mod tests {
                 }
                 other => panic!("expected Failed, got {other:?}"),
             }
-            delays.push(src.backoff.as_millis());
+            delays.push(src.backoff.peek().as_millis());
             assert!(src.retry_at.is_some());
         }
         assert_eq!(delays, [2, 4, 4, 4, 4]);

@@ -7,10 +7,12 @@
 //! the video's real frame spacing even when frames are processed faster than real time.
 
 use std::collections::VecDeque;
+use std::ffi::OsStr;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::{now_us, Frame, Source, SourceError};
 
@@ -20,7 +22,8 @@ const MAX_SIDE: u32 = 16_384;
 /// Bytes of ffmpeg's stderr kept for error messages.
 const STDERR_TAIL_BYTES: usize = 4096;
 /// What the user is told when a program is missing.
-const INSTALL_HINT: &str = "install it with `apt install ffmpeg` (or set ffmpeg/ffprobe paths)";
+pub(crate) const INSTALL_HINT: &str =
+    "install it with `apt install ffmpeg` (or set ffmpeg/ffprobe paths)";
 
 fn default_ffmpeg() -> PathBuf {
     PathBuf::from("ffmpeg")
@@ -244,22 +247,27 @@ impl Drop for VideoSource {
     }
 }
 
-/// Maps a spawn error to a clear message (missing program → install hint).
-fn program_error(program: &Path, e: &std::io::Error) -> SourceError {
+/// Maps a spawn error to a clear message (missing program → `hint` on installing it).
+pub(crate) fn program_error(
+    what: &str,
+    program: &Path,
+    hint: &str,
+    e: &std::io::Error,
+) -> SourceError {
     if e.kind() == ErrorKind::NotFound {
         SourceError::Failed(format!(
-            "video: program {} not found: {INSTALL_HINT}",
+            "{what}: program {} not found: {hint}",
             program.display()
         ))
     } else {
-        SourceError::Failed(format!("video: cannot run {}: {e}", program.display()))
+        SourceError::Failed(format!("{what}: cannot run {}: {e}", program.display()))
     }
 }
 
-/// Fails with the install hint when `program` is neither an existing file (a path) nor found
-/// on `PATH` (a bare name). Checked before spawning because some environments (qemu-user,
-/// which emulates `vfork` as `fork`) cannot report a failed exec from the spawn itself.
-fn require_program(program: &Path) -> Result<(), SourceError> {
+/// Fails with `hint` when `program` is neither an existing file (a path) nor found on `PATH`
+/// (a bare name). Checked before spawning because some environments (qemu-user, which
+/// emulates `vfork` as `fork`) cannot report a failed exec from the spawn itself.
+pub(crate) fn require_program(what: &str, program: &Path, hint: &str) -> Result<(), SourceError> {
     let found = if program.components().count() > 1 {
         program.is_file()
     } else {
@@ -270,16 +278,36 @@ fn require_program(program: &Path) -> Result<(), SourceError> {
         Ok(())
     } else {
         Err(program_error(
+            what,
             program,
+            hint,
             &std::io::Error::from(ErrorKind::NotFound),
         ))
     }
 }
 
-/// Runs ffprobe on the first video stream.
+/// Runs ffprobe on the first video stream of a file.
 pub fn probe(ffprobe: &Path, path: &Path) -> Result<VideoInfo, SourceError> {
-    require_program(ffprobe)?;
-    let out = Command::new(ffprobe)
+    probe_input("video", ffprobe, &[], path.as_os_str(), None)
+}
+
+/// Interval at which a probe with a deadline checks whether ffprobe has finished.
+const PROBE_POLL: Duration = Duration::from_millis(20);
+
+/// Runs ffprobe on the first video stream of `input` (a file or a URL), with `options`
+/// before the input (protocol options of network streams). With a `deadline`, an ffprobe
+/// that has not answered in time (a camera that accepts the connection and sends nothing) is
+/// killed and reported.
+pub(crate) fn probe_input(
+    what: &str,
+    ffprobe: &Path,
+    options: &[String],
+    input: &OsStr,
+    deadline: Option<Duration>,
+) -> Result<VideoInfo, SourceError> {
+    require_program(what, ffprobe, INSTALL_HINT)?;
+    let shown = input.to_string_lossy();
+    let mut child = Command::new(ffprobe)
         .args([
             "-v",
             "error",
@@ -290,19 +318,41 @@ pub fn probe(ffprobe: &Path, path: &Path) -> Result<VideoInfo, SourceError> {
             "-of",
             "default=noprint_wrappers=1",
         ])
-        .arg(path)
+        .args(options)
+        .arg(input)
         .stdin(Stdio::null())
-        .output()
-        .map_err(|e| program_error(ffprobe, &e))?;
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| program_error(what, ffprobe, INSTALL_HINT, &e))?;
+    if let Some(limit) = deadline {
+        let start = Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if start.elapsed() < limit => std::thread::sleep(PROBE_POLL),
+                Ok(None) | Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(SourceError::Failed(format!(
+                        "{what}: ffprobe got no answer from {shown} within {:.1} s",
+                        limit.as_secs_f64()
+                    )));
+                }
+            }
+        }
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| SourceError::Failed(format!("{what}: waiting for ffprobe: {e}")))?;
     if !out.status.success() {
         return Err(SourceError::Failed(format!(
-            "video: ffprobe cannot read {}: {}",
-            path.display(),
+            "{what}: ffprobe cannot read {shown}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
     parse_probe(&String::from_utf8_lossy(&out.stdout))
-        .map_err(|m| SourceError::Failed(format!("video {}: {m}", path.display())))
+        .map_err(|m| SourceError::Failed(format!("{what} {shown}: {m}")))
 }
 
 /// Parses ffprobe's `key=value` lines.
@@ -323,8 +373,16 @@ pub fn parse_probe(text: &str) -> Result<VideoInfo, String> {
     let (Some(width), Some(height)) = (width, height) else {
         return Err("no video stream found (ffprobe reported no width/height)".into());
     };
-    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
-        return Err(format!("unsupported video size {width}x{height}"));
+    if width == 0 || height == 0 {
+        // ffprobe "finds" a 0x0 stream in text and other non-video files.
+        return Err(format!(
+            "not a video file: ffprobe found no picture in it (a {width}x{height} stream)"
+        ));
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(format!(
+            "unsupported video size {width}x{height} (at most {MAX_SIDE} pixels a side)"
+        ));
     }
     Ok(VideoInfo {
         width,
@@ -343,7 +401,7 @@ fn parse_rate(v: &str) -> Option<f64> {
 
 /// Starts ffmpeg decoding the first video stream to raw rgb24 on stdout.
 fn spawn(config: &VideoConfig) -> Result<Decoder, SourceError> {
-    require_program(&config.ffmpeg)?;
+    require_program("video", &config.ffmpeg, INSTALL_HINT)?;
     let mut cmd = Command::new(&config.ffmpeg);
     cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error"]);
     if config.realtime {
@@ -359,7 +417,9 @@ fn spawn(config: &VideoConfig) -> Result<Decoder, SourceError> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| program_error(&config.ffmpeg, &e))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| program_error("video", &config.ffmpeg, INSTALL_HINT, &e))?;
     let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
         let _ = child.kill();
         let _ = child.wait();

@@ -1,5 +1,5 @@
 //! Synthetic people: the training-data generator (`edgepose synth`) and the renderer behind
-//! the simulation camera ([`crate::source::synthetic`]).
+//! the simulation camera (`source::synthetic`, the layer above).
 //!
 //! People are articulated 3-D stick-and-capsule figures posed from a [`pose_prior`], projected
 //! orthographically and drawn as shaded, outlined, anti-aliased shapes ([`figure`],

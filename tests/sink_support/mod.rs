@@ -185,7 +185,9 @@ pub fn subscribe(
     use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
     let (tx, rx) = std::sync::mpsc::channel();
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(5));
+    // Large enough for the JSON of a crowded frame (rumqttc's default is 10 KiB).
+    opts.set_keep_alive(Duration::from_secs(5))
+        .set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut conn) = Client::new(opts, 64);
     let filter = filter.to_owned();
     std::thread::spawn(move || loop {

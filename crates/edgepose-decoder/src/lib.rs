@@ -5,6 +5,11 @@
 //! The same grouping engine serves the Simple Pose (body-part heatmaps) and OpenPose (PAF)
 //! families; single-stage models (MoveNet, SMPR) only need thresholding and pose NMS; MoveNet's
 //! CenterNet heads can also be decoded here instead of in its graph (`movenet_heads`).
+//!
+//! [`smpr`] is a library for users who bring an SMPR-style network (per-FPN-level person
+//! logits, keypoint offsets, OKS rescoring): the edgepose daemon ships no such model and does
+//! not load SMPR cards, so it is tested here (`tests/smpr.rs`) and benchmarked in the root
+//! crate's `benches/decode.rs`. Feed it one [`SmprLevel`] of [`MapView`]s per level.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 // `!(v >= t)` is deliberate throughout: NaN must fail a threshold, which `v < t` would not.

@@ -1,6 +1,6 @@
 //! One frame at a time: postcard payload + CRC-32 trailer, COBS-encoded, 0x00-terminated.
 
-use crate::frame::{PoseFrame, PROTOCOL_VERSION};
+use crate::frame::{BodyV1, PoseFrame, WirePersons, PROTOCOL_VERSION, PROTOCOL_VERSION_V1};
 use postcard::experimental::max_size::MaxSize;
 
 /// The CRC used for the trailer: CRC-32/ISO-HDLC (the zlib/Ethernet CRC-32: polynomial
@@ -68,7 +68,7 @@ pub enum DecodeError {
         computed: u32,
     },
     /// Intact frame of a protocol version this receiver does not know.
-    #[error("unknown protocol version {version} (this receiver supports {PROTOCOL_VERSION})")]
+    #[error("unknown protocol version {version} (this receiver supports {PROTOCOL_VERSION_V1} to {PROTOCOL_VERSION})")]
     UnknownVersion {
         /// The frame's version byte.
         version: u8,
@@ -110,8 +110,15 @@ pub fn encode_payload(frame: &PoseFrame, out: &mut [u8]) -> Result<usize, Encode
     let body_room = got
         .checked_sub(CRC_LEN)
         .ok_or(EncodeError::BufferTooSmall { got })?;
-    let body_len = match postcard::to_slice(frame, &mut out[..body_room]) {
-        Ok(body) => body.len(),
+    // Version 1 has no camera index; any other version number is written in the current
+    // layout (tests use that to produce frames of unknown versions).
+    let written = if frame.version == PROTOCOL_VERSION_V1 {
+        postcard::to_slice(&BodyV1::of(frame), &mut out[..body_room]).map(|b| b.len())
+    } else {
+        postcard::to_slice(frame, &mut out[..body_room]).map(|b| b.len())
+    };
+    let body_len = match written {
+        Ok(n) => n,
         Err(postcard::Error::SerializeBufferFull) => {
             return Err(EncodeError::BufferTooSmall { got })
         }
@@ -153,11 +160,17 @@ pub fn decode_payload(payload: &[u8]) -> Result<PoseFrame, DecodeError> {
     }
     // The version byte comes first in every version, so it is checked before parsing the rest.
     let version = body[0];
-    if version != PROTOCOL_VERSION {
-        return Err(DecodeError::UnknownVersion { version });
-    }
-    let (frame, rest) =
-        postcard::take_from_bytes::<PoseFrame>(body).map_err(DecodeError::Malformed)?;
+    let (frame, rest) = match version {
+        PROTOCOL_VERSION_V1 => {
+            let (v1, rest) = postcard::take_from_bytes::<BodyV1<WirePersons>>(body)
+                .map_err(DecodeError::Malformed)?;
+            (v1.into_frame(), rest)
+        }
+        PROTOCOL_VERSION => {
+            postcard::take_from_bytes::<PoseFrame>(body).map_err(DecodeError::Malformed)?
+        }
+        _ => return Err(DecodeError::UnknownVersion { version }),
+    };
     if !rest.is_empty() {
         return Err(DecodeError::TrailingBytes { count: rest.len() });
     }

@@ -6,7 +6,14 @@ use serde::{Deserialize, Serialize};
 /// Version written in the first byte of every payload. Bump it for any change of the
 /// [`PoseFrame`] layout; the envelope (COBS, CRC trailer, version byte first) never changes, so
 /// old receivers can always tell "newer than me" from "corrupt".
-pub const PROTOCOL_VERSION: u8 = 1;
+///
+/// Version 2 adds the camera index after the device id; receivers read versions 1 and 2.
+pub const PROTOCOL_VERSION: u8 = 2;
+
+/// The first protocol version (no camera index). Still written by a daemon with a single
+/// unnamed `[source]`, so receivers built before version 2 keep working; decoded with
+/// [`PoseFrame::camera`] = 0.
+pub const PROTOCOL_VERSION_V1: u8 = 1;
 
 /// Most persons one wire frame carries. The daemon sends the highest-scoring ones; a robot
 /// rarely needs more, and the bound keeps MCU receive buffers around 2 KiB.
@@ -107,6 +114,9 @@ pub struct PoseFrame {
     pub version: u8,
     /// Which camera/daemon sent the frame (configured per device).
     pub device_id: u32,
+    /// Camera index within the device (version 2; 0 in version-1 frames, which do not carry
+    /// it): the daemon's named cameras in the alphabetical order of their names.
+    pub camera: u8,
     /// Frame sequence number from the capture stage; gaps mean dropped frames.
     pub seq: u64,
     /// Capture time, microseconds since the Unix epoch.
@@ -122,7 +132,7 @@ pub struct PoseFrame {
 }
 
 impl PoseFrame {
-    /// An empty frame of the current [`PROTOCOL_VERSION`].
+    /// An empty frame of the current [`PROTOCOL_VERSION`] for camera 0.
     pub const fn new(
         device_id: u32,
         seq: u64,
@@ -134,6 +144,7 @@ impl PoseFrame {
         PoseFrame {
             version: PROTOCOL_VERSION,
             device_id,
+            camera: 0,
             seq,
             timestamp_us,
             width,
@@ -154,11 +165,58 @@ const fn varint_max_len(bytes: usize) -> usize {
 impl MaxSize for PoseFrame {
     const POSTCARD_MAX_SIZE: usize = 1 // version: u8, one raw byte
         + varint_max_len(4) // device_id: u32
+        + 1 // camera: u8, one raw byte (version 2; version-1 frames are one byte shorter)
         + varint_max_len(8) // seq: u64
         + varint_max_len(8) // timestamp_us: u64
         + 3 * varint_max_len(2) // width, height, model_id: u16
         + 1 // persons length prefix: varint(<= 16) is one byte
         + MAX_WIRE_PERSONS * WirePerson::POSTCARD_MAX_SIZE;
+}
+
+/// The version-1 body: [`PoseFrame`] without the camera index, field for field in wire order.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct BodyV1<P> {
+    pub version: u8,
+    pub device_id: u32,
+    pub seq: u64,
+    pub timestamp_us: u64,
+    pub width: u16,
+    pub height: u16,
+    pub model_id: u16,
+    pub persons: P,
+}
+
+impl BodyV1<WirePersons> {
+    /// The frame this version-1 body describes (camera 0).
+    pub(crate) fn into_frame(self) -> PoseFrame {
+        PoseFrame {
+            version: self.version,
+            device_id: self.device_id,
+            camera: 0,
+            seq: self.seq,
+            timestamp_us: self.timestamp_us,
+            width: self.width,
+            height: self.height,
+            model_id: self.model_id,
+            persons: self.persons,
+        }
+    }
+}
+
+impl<'a> BodyV1<&'a WirePersons> {
+    /// `frame` in the version-1 layout (its camera index is not carried).
+    pub(crate) fn of(frame: &'a PoseFrame) -> Self {
+        BodyV1 {
+            version: frame.version,
+            device_id: frame.device_id,
+            seq: frame.seq,
+            timestamp_us: frame.timestamp_us,
+            width: frame.width,
+            height: frame.height,
+            model_id: frame.model_id,
+            persons: &frame.persons,
+        }
+    }
 }
 
 /// Pixels to fixed-point units, rounding to nearest, clamping to the representable range.

@@ -6,7 +6,7 @@
 //! (it does not depend on the rest of edgepose); a dependency-free Python decoder lives in
 //! `examples/python/edgepose_wire.py`.
 //!
-//! # Byte layout (protocol version 1)
+//! # Byte layout (protocol versions 1 and 2)
 //!
 //! A frame on the wire is
 //!
@@ -29,7 +29,7 @@
 //!
 //! Receivers check, in this order: the frame fits the buffer ([`MAX_COBS_LEN`] bytes before the
 //! delimiter), COBS decodes, the payload is at least 5 bytes, the CRC matches, the first body
-//! byte equals [`PROTOCOL_VERSION`], postcard parses the body exactly. This envelope (COBS, CRC
+//! byte is a known version (1 or 2), postcard parses the body exactly. This envelope (COBS, CRC
 //! trailer, version first) is fixed for all future versions.
 //!
 //! ## postcard encoding of the body
@@ -44,8 +44,9 @@
 //!
 //! | # | field          | type          | meaning |
 //! |---|----------------|---------------|---------|
-//! | 1 | `version`      | u8 (raw)      | [`PROTOCOL_VERSION`] = 1 |
+//! | 1 | `version`      | u8 (raw)      | 1 or 2 ([`PROTOCOL_VERSION`]) |
 //! | 2 | `device_id`    | u32 varint    | sender's configured id |
+//! | 2a | `camera`      | u8 (raw)      | **version 2 only**: camera index within the device |
 //! | 3 | `seq`          | u64 varint    | frame sequence number |
 //! | 4 | `timestamp_us` | u64 varint    | capture time, µs since the Unix epoch |
 //! | 5 | `width`        | u16 varint    | source-image width, px |
@@ -66,10 +67,16 @@
 //! source image; `score` is `round(score * 255)`. **`score == 0` marks an absent keypoint**
 //! (x = y = 0 then); present keypoints always have score ≥ 1.
 //!
+//! Version 2 (multi-camera daemons, `[sources.<name>]`) inserts one raw byte, the camera
+//! index (the device's named cameras in the alphabetical order of their names), after
+//! `device_id`; everything else is unchanged. A daemon with a single unnamed `[source]` still
+//! writes version 1, so receivers written for version 1 keep working with it. Version-1 frames
+//! decode with [`PoseFrame::camera`] = 0.
+//!
 //! Sizes: a person takes 35 to 125 bytes (typically about 90 with 17 keypoints on a 640×480
-//! image), the whole frame at most [`MAX_POSTCARD_LEN`] = 2036 body bytes, [`MAX_PAYLOAD_LEN`]
-//! = 2040 with the CRC, and [`MAX_ENCODED_LEN`] = 2050 bytes on the wire with COBS and the
-//! delimiter.
+//! image), the whole frame at most [`MAX_POSTCARD_LEN`] = 2037 body bytes, [`MAX_PAYLOAD_LEN`]
+//! = 2041 with the CRC, and [`MAX_ENCODED_LEN`] = 2051 bytes on the wire with COBS and the
+//! delimiter (version 1: one byte less).
 //!
 //! # Use
 //!
@@ -95,7 +102,7 @@ pub use codec::{
 };
 pub use frame::{
     PoseFrame, WireKeypoint, WirePerson, WirePersons, COORD_UNITS_PER_PIXEL, MAX_COORD_PX,
-    MAX_WIRE_PERSONS, NUM_KEYPOINTS, PROTOCOL_VERSION, SCORE_SCALE,
+    MAX_WIRE_PERSONS, NUM_KEYPOINTS, PROTOCOL_VERSION, PROTOCOL_VERSION_V1, SCORE_SCALE,
 };
 pub use postcard::experimental::max_size::MaxSize;
 pub use stream::{DecoderStats, Feed, StreamDecoder};

@@ -3,7 +3,7 @@
 use edgepose_wire::{
     decode_frame, decode_payload, encode, encode_payload, DecodeError, EncodeError, PoseFrame,
     StreamDecoder, WireKeypoint, WirePerson, CRC, MAX_COBS_LEN, MAX_ENCODED_LEN, MAX_PAYLOAD_LEN,
-    MAX_POSTCARD_LEN, MAX_WIRE_PERSONS, NUM_KEYPOINTS, PROTOCOL_VERSION,
+    MAX_POSTCARD_LEN, MAX_WIRE_PERSONS, NUM_KEYPOINTS, PROTOCOL_VERSION, PROTOCOL_VERSION_V1,
 };
 
 /// The frame with the largest possible encoding: every varint at its maximum length.
@@ -71,9 +71,9 @@ fn crc_is_crc32_iso_hdlc() {
 
 #[test]
 fn documented_sizes_hold() {
-    assert_eq!(MAX_POSTCARD_LEN, 2036);
-    assert_eq!(MAX_PAYLOAD_LEN, 2040);
-    assert_eq!(MAX_ENCODED_LEN, 2050);
+    assert_eq!(MAX_POSTCARD_LEN, 2037);
+    assert_eq!(MAX_PAYLOAD_LEN, 2041);
+    assert_eq!(MAX_ENCODED_LEN, 2051);
 }
 
 #[test]
@@ -89,10 +89,12 @@ fn worst_case_frame_meets_the_bound_exactly() {
     assert_eq!(decode_frame(&mut copy), Ok(f));
 }
 
-/// Bytes written by hand from the layout in the crate docs, not by the encoder.
+/// Bytes written by hand from the layout in the crate docs, not by the encoder: version 1,
+/// as a daemon with a single `[source]` (and every daemon before version 2) writes it.
 #[test]
 fn body_matches_documented_layout() {
     let mut f = PoseFrame::new(300, 5, 1, 640, 480, 2);
+    f.version = PROTOCOL_VERSION_V1;
     let mut p = WirePerson::new(7, 1.0);
     p.keypoints[0] = WireKeypoint::from_pixels(10.25, 0.0, 0.5);
     f.persons.push(p).expect("one person fits");
@@ -116,6 +118,52 @@ fn body_matches_documented_layout() {
     let n = encode_payload(&f, &mut payload).expect("fits");
     assert_eq!(&payload[..n], with_crc(&expected).as_slice());
     assert_eq!(encoded(&f), frame_payload(&with_crc(&expected)));
+}
+
+/// A version-1 frame made by hand (the bytes an old daemon sends) still decodes, with
+/// camera 0; version 2 carries the camera index right after the device id.
+#[test]
+fn v1_frames_still_decode_and_v2_carries_the_camera() {
+    let mut v1_body = vec![
+        1, // version 1
+        0xAC, 0x02, // device_id 300
+        5,    // seq
+        1,    // timestamp
+        0x80, 0x05, // width 640
+        0xE0, 0x03, // height 480
+        2,    // model id
+        1,    // one person
+        7,    // track id
+        255,  // score
+        41, 0, 128, // kp0
+    ];
+    v1_body.extend(std::iter::repeat_n([0u8, 0, 0], NUM_KEYPOINTS - 1).flatten());
+    let mut bytes = frame_payload(&with_crc(&v1_body));
+    let f = decode_frame(&mut bytes).expect("a version-1 frame decodes");
+    assert_eq!((f.version, f.device_id, f.camera, f.seq), (1, 300, 0, 5));
+    assert_eq!((f.width, f.height, f.model_id), (640, 480, 2));
+    assert_eq!(f.persons.len(), 1);
+    assert_eq!(f.persons[0].keypoints[0].x_px(), 10.25);
+
+    // The same frame in version 2 from camera 3: one more byte, after the device id.
+    let mut v2_body = v1_body.clone();
+    v2_body[0] = PROTOCOL_VERSION;
+    v2_body.insert(3, 3);
+    let mut g = f.clone();
+    g.version = PROTOCOL_VERSION;
+    g.camera = 3;
+    let mut payload = [0u8; MAX_PAYLOAD_LEN];
+    let n = encode_payload(&g, &mut payload).expect("fits");
+    assert_eq!(&payload[..n], with_crc(&v2_body).as_slice());
+    let mut bytes = encoded(&g);
+    assert_eq!(decode_frame(&mut bytes), Ok(g));
+    // A stream mixing both versions yields both frames.
+    let mut stream = encoded(&f);
+    stream.extend(encoded(&sample_frame(9, 2)));
+    let mut dec = StreamDecoder::new();
+    let got: Vec<PoseFrame> = dec.feed(&stream).filter_map(|r| r.ok()).collect();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].version, got[1].version), (1, 2));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use edgepose_wire::{
     decode_frame, encode, PoseFrame, StreamDecoder, WireKeypoint, WirePerson, MAX_ENCODED_LEN,
-    MAX_WIRE_PERSONS, NUM_KEYPOINTS,
+    MAX_WIRE_PERSONS, NUM_KEYPOINTS, PROTOCOL_VERSION_V1,
 };
 use proptest::prelude::*;
 
@@ -32,9 +32,17 @@ fn frame() -> impl Strategy<Value = PoseFrame> {
         any::<u16>(),
         any::<u16>(),
         proptest::collection::vec(person(), 0..=MAX_WIRE_PERSONS),
+        any::<u8>(),
+        any::<bool>(),
     )
-        .prop_map(|(dev, seq, ts, w, h, model, persons)| {
+        .prop_map(|(dev, seq, ts, w, h, model, persons, camera, v1)| {
             let mut f = PoseFrame::new(dev, seq, ts, w, h, model);
+            // Both versions round-trip; version 1 has no camera index (decodes as 0).
+            if v1 {
+                f.version = PROTOCOL_VERSION_V1;
+            } else {
+                f.camera = camera;
+            }
             for p in persons {
                 f.persons.push(p).expect("strategy respects capacity");
             }

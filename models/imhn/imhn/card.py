@@ -40,15 +40,17 @@ def _value(v) -> str:
 
 def render_card(
     model_id: str, variant: str, onnx_file: Path, width: int, height: int,
-    provenance: str, description: str, facts: dict,
+    provenance: str, description: str, facts: dict, *, wire_id: int | None = None,
+    fixed_size: bool = True, tta_flip: bool = False, license: str = LICENSE,
 ) -> str:
+    """Card text; ``wire_id`` defaults to the edge model's id for ``variant``."""
     lines = [
         f"id = {_value(model_id)}",
-        f"wire_id = {WIRE_IDS[variant]}",
+        f"wire_id = {WIRE_IDS[variant] if wire_id is None else wire_id}",
         'family = "simplepose"',
         f"file = {_value(onnx_file.name)}",
         f"sha256 = {_value(sha256_of(onnx_file))}",
-        f"license = {_value(LICENSE)}",
+        f"license = {_value(license)}",
         f"provenance = {_value(provenance)}",
         f"description = {_value(description)}",
         "",
@@ -62,7 +64,7 @@ def render_card(
         f"width = {width}",
         f"height = {height}",
         "multiple_of = 64",
-        "fixed_size = true",
+        f"fixed_size = {_value(fixed_size)}",
         "pad_value = 128",
         "",
         "[output]",
@@ -71,6 +73,10 @@ def render_card(
         "stride = 4",
         "offset = 1.5",
         "",
+    ]
+    if tta_flip:
+        lines += ["[tta]", "flip = true", "scales = [1.0]", ""]
+    lines += [
         "[card]",
     ]
     lines += [f"{k} = {_value(v)}" for k, v in facts.items()]

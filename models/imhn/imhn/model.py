@@ -26,6 +26,17 @@ NUM_SCALES = 5
 #: Stride of the finest output relative to the input.
 OUTPUT_STRIDE = 4
 
+#: Where the identity mappings between stacks go (``ImhnConfig.merge_into``):
+#: ``pooled``: scale 0 into the next stack's input, scales 1-4 added to the next hourglass's
+#: pooled inputs (this package's original design, the shipped edge model);
+#: ``outputs``: scale 0 into the next stack's input *and*, like scales 1-4, added to the next
+#: hourglass's outputs before its heads (the reference implementation, Improved-Body-Parts).
+MERGE_INTO = ("pooled", "outputs")
+#: What the feature half of a merge reads (``ImhnConfig.merge_from``): ``hourglass`` its
+#: per-scale outputs (c_j -> c_j, ours) or ``head`` the head's features after SE
+#: (head_dim -> c_j, the reference).
+MERGE_FROM = ("hourglass", "head")
+
 
 @dataclass
 class ImhnConfig:
@@ -40,8 +51,17 @@ class ImhnConfig:
     order: int = NUM_SCALES - 1
     input_width: int = 512
     input_height: int = 512
+    #: Identity mappings between stacks: see ``MERGE_INTO`` / ``MERGE_FROM``. The defaults
+    #: keep checkpoints written before these options loadable; the paper's released weights
+    #: need ``outputs`` / ``head`` (``imhn.import_reference`` sets them).
+    merge_into: str = "pooled"
+    merge_from: str = "hourglass"
 
     def __post_init__(self) -> None:
+        if self.merge_into not in MERGE_INTO:
+            raise ValueError(f"merge_into must be one of {MERGE_INTO}, got {self.merge_into!r}")
+        if self.merge_from not in MERGE_FROM:
+            raise ValueError(f"merge_from must be one of {MERGE_FROM}, got {self.merge_from!r}")
         if self.stacks < 1:
             raise ValueError(f"stacks must be >= 1, got {self.stacks}")
         if self.inp_dim < 8 or self.inp_dim % 4:
@@ -223,25 +243,38 @@ class IMHN(nn.Module):
                 for _ in range(cfg.stacks - 1)
             ]
         )
+        feat_in = [cfg.head_dim] * scales if cfg.merge_from == "head" else chans
         self.merge_feats = nn.ModuleList(
-            [nn.ModuleList([_conv1x1_bn(c, c) for c in chans]) for _ in range(cfg.stacks - 1)]
+            [
+                nn.ModuleList([_conv1x1_bn(ci, c) for ci, c in zip(feat_in, chans)])
+                for _ in range(cfg.stacks - 1)
+            ]
         )
 
     def forward(self, image: torch.Tensor) -> list[list[torch.Tensor]]:
+        cfg = self.cfg
         x = self.stem(image)
-        skips: list[torch.Tensor] | None = None
+        skips: list[torch.Tensor] | None = None  # merge_into == "pooled"
+        carry: list[torch.Tensor] | None = None  # merge_into == "outputs"
         outputs: list[list[torch.Tensor]] = []
-        for s in range(self.cfg.stacks):
+        for s in range(cfg.stacks):
             _, feats = self.hourglasses[s](x, skips)
-            preds = [head(f) for head, f in zip(self.heads[s], feats)]
+            if carry is not None:
+                feats = [f + c for f, c in zip(feats, carry)]
+            bodies = [head.body(f) for head, f in zip(self.heads[s], feats)]
+            preds = [head.out(b) for head, b in zip(self.heads[s], bodies)]
             outputs.append(preds)
-            if s + 1 < self.cfg.stacks:
+            if s + 1 < cfg.stacks:
+                src = bodies if cfg.merge_from == "head" else feats
                 merged = [
                     mp(p) + mf(f)
-                    for mp, mf, p, f in zip(self.merge_preds[s], self.merge_feats[s], preds, feats)
+                    for mp, mf, p, f in zip(self.merge_preds[s], self.merge_feats[s], preds, src)
                 ]
                 x = x + merged[0]
-                skips = merged[1:]
+                if cfg.merge_into == "outputs":
+                    carry = merged
+                else:
+                    skips = merged[1:]
         return outputs
 
 

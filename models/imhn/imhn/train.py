@@ -35,7 +35,9 @@ from .targets import TargetConfig
 PRESETS = {
     "tiny": dict(stacks=2, inp_dim=16, increase=8, head_dim=16, input_width=64, input_height=64),
     "edge": dict(stacks=1, inp_dim=64, increase=32, head_dim=64, input_width=256, input_height=256),
-    "reference": dict(stacks=4, inp_dim=256, increase=128, head_dim=256, input_width=512, input_height=512),
+    # The reference's identity mappings too, so imported weights (imhn.import_reference) fit.
+    "reference": dict(stacks=4, inp_dim=256, increase=128, head_dim=256, input_width=512, input_height=512,
+                      merge_into="outputs", merge_from="head"),
 }
 
 

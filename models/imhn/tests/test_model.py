@@ -59,3 +59,25 @@ def test_uses_leaky_relu_bn_and_se():
 def test_bad_config_is_rejected(kw, msg):
     with pytest.raises(ValueError, match=msg):
         ImhnConfig(**{**TINY, **kw})
+
+
+def test_reference_identity_mappings_option():
+    """merge_into="outputs"/merge_from="head": the reference's layout (imhn.import_reference)."""
+    torch.manual_seed(0)
+    cfg = ImhnConfig(stacks=2, **{**TINY, "head_dim": 24}, merge_into="outputs", merge_from="head")
+    net = IMHN(cfg).eval()
+    assert net.merge_feats[0][2][0].in_channels == 24  # reads the head features (head_dim)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        base = [o.clone() for o in net(x)[1]]
+        for p in net.merge_feats[0][4].parameters():
+            p.zero_()
+        for p in net.merge_preds[0][4].parameters():
+            p.zero_()
+        after = net(x)[1]
+    # The coarsest merge is added to the next stack's coarsest output, not fed into its
+    # hourglass: only that scale changes.
+    assert not torch.allclose(after[4], base[4])
+    assert all(torch.equal(a, b) for a, b in zip(after[:4], base[:4]))
+    with pytest.raises(ValueError, match="merge_into"):
+        ImhnConfig(**TINY, merge_into="inside")

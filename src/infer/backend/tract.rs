@@ -1,5 +1,6 @@
 //! tract CPU backend: the model is loaded once, typed for the fixed input shape, optimised,
-//! and run through one reused state and one reused input tensor.
+//! and run through one reused state and one reused input tensor. Worker threads share the
+//! optimised plan (weights included) behind an `Arc`; each gets its own state ([`Backend::fork`]).
 
 use std::sync::Arc;
 
@@ -7,10 +8,12 @@ use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 
 use super::{input_shape, Backend, BackendError, InputBuffer};
-use crate::model::{DType, ModelCard};
+use crate::infer::model::{DType, ModelCard};
 
 pub struct TractBackend {
     name: String,
+    /// The optimised plan with the weights, shared by every worker's backend.
+    plan: Arc<TypedRunnableModel>,
     state: TypedSimpleState,
     /// Shared with tract only during `run`; exclusively ours in between, so it is refilled in place.
     input: Arc<Tensor>,
@@ -191,6 +194,7 @@ impl TractBackend {
         let output = vec![0.0; output_shape.iter().product()];
         Ok(TractBackend {
             name: format!("tract-cpu x{}", threads.max(1)),
+            plan,
             state,
             input: Arc::new(input),
             input_shape: g.shape,
@@ -225,5 +229,25 @@ impl Backend for TractBackend {
             .map_err(|e| BackendError::Run(format!("{e:#}")))?;
         copy_output(&outputs, &mut self.output, &self.output_shape)?;
         Ok(&self.output)
+    }
+
+    fn fork(&self) -> Option<Result<Box<dyn Backend>, BackendError>> {
+        let fork = || -> TractResult<TractBackend> {
+            let input = Tensor::zero_dt(self.input.datum_type(), &self.input_shape)?;
+            Ok(TractBackend {
+                name: self.name.clone(),
+                plan: Arc::clone(&self.plan),
+                state: TypedSimpleState::new(&self.plan)?,
+                input: Arc::new(input),
+                input_shape: self.input_shape.clone(),
+                output_shape: self.output_shape.clone(),
+                output: vec![0.0; self.output.len()],
+            })
+        };
+        Some(
+            fork()
+                .map(|b| Box::new(b) as Box<dyn Backend>)
+                .map_err(|e| BackendError::Run(format!("cannot start another worker: {e:#}"))),
+        )
     }
 }

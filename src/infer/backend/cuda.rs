@@ -12,7 +12,7 @@ use tract_onnx::tract_core::runtime::{runtime_for_name, State};
 
 use super::tract::{copy_output, input_buffer, CheckedGraph};
 use super::{Backend, BackendError, InputBuffer};
-use crate::model::ModelCard;
+use crate::infer::model::ModelCard;
 
 /// Runtime name asked of tract: CUDA when usable, else the CPU.
 pub const GPU_RUNTIME: &str = "gpu-or-cpu";

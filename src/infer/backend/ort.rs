@@ -18,7 +18,7 @@ use ort::session::{IoBinding, Session};
 use ort::value::Tensor;
 
 use super::{input_shape, Backend, BackendConfig, BackendError, InputBuffer};
-use crate::model::{DType, ModelCard};
+use crate::infer::model::{DType, ModelCard};
 
 /// Environment variable naming the onnxruntime library (the variable `ort` itself reads).
 pub const ORT_LIBRARY_ENV: &str = "ORT_DYLIB_PATH";
@@ -378,11 +378,13 @@ impl OrtBackend {
             .bind_output(&name, &mut self.output)
             .map_err(|e| mismatch(format!("cannot bind output '{name}': {e}")))?;
         self.output_shape = shape;
-        if card.output.layout == crate::model::TensorLayout::Nchw {
+        if card.output.layout == crate::infer::model::TensorLayout::Nchw {
             if let [n, h, w, c] = self.output_shape[..] {
                 // Expected NCHW spatial size from the input and the card's stride.
                 let (ih, iw) = match card.input.layout {
-                    crate::model::TensorLayout::Nchw => (self.input_shape[2], self.input_shape[3]),
+                    crate::infer::model::TensorLayout::Nchw => {
+                        (self.input_shape[2], self.input_shape[3])
+                    }
                     _ => (self.input_shape[1], self.input_shape[2]),
                 };
                 let s = card.output.stride.max(1) as usize;

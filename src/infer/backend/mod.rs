@@ -12,7 +12,7 @@ pub mod tract;
 
 use serde::Deserialize;
 
-use crate::model::{DType, ModelCard};
+use crate::infer::model::{DType, ModelCard};
 
 /// Mutable view of a backend's input buffer, in the element type the model card names.
 pub enum InputBuffer<'a> {
@@ -108,6 +108,12 @@ pub trait Backend: Send {
     fn input(&mut self) -> InputBuffer<'_>;
     /// Runs the network on the current input. The slice stays valid until the next call.
     fn run(&mut self) -> Result<&[f32], BackendError>;
+    /// Another instance for a second worker thread that shares this one's loaded, optimised
+    /// weights (its own input, output and run state). `None` when the runtime cannot share
+    /// them: the caller then loads another copy with [`open`].
+    fn fork(&self) -> Option<Result<Box<dyn Backend>, BackendError>> {
+        None
+    }
 }
 
 /// Loads the card's network into the configured backend at input size `width` x `height`.
@@ -146,11 +152,26 @@ pub fn open(
     }
 }
 
+/// Another instance of `backend` for a second worker: sharing its weights where the runtime
+/// allows it ([`Backend::fork`]), else a second copy loaded from the card.
+pub fn fork_or_open(
+    backend: &dyn Backend,
+    card: &ModelCard,
+    config: &BackendConfig,
+    width: u32,
+    height: u32,
+) -> Result<Box<dyn Backend>, BackendError> {
+    match backend.fork() {
+        Some(b) => b,
+        None => open(card, config, width, height),
+    }
+}
+
 /// The input tensor shape for a card's layout at `width` x `height`.
 pub fn input_shape(card: &ModelCard, width: u32, height: u32) -> Vec<usize> {
     let (w, h) = (width as usize, height as usize);
     match card.input.layout {
-        crate::model::TensorLayout::Nchw => vec![1, 3, h, w],
+        crate::infer::model::TensorLayout::Nchw => vec![1, 3, h, w],
         _ => vec![1, h, w, 3],
     }
 }

@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
-use crate::backend::{self, Backend, BackendConfig};
-use crate::decode::{self, Decoder, FrameGeometry};
 use crate::decoder::{DecodeStats, Persons};
-use crate::model::ModelCard;
-use crate::preprocess::Preprocessor;
+use crate::infer::backend::{self, Backend, BackendConfig};
+use crate::infer::decode::{self, Decoder, FrameGeometry};
+use crate::infer::model::ModelCard;
+use crate::infer::preprocess::Preprocessor;
+use crate::util::Size;
 
 /// Time spent in each stage for one frame.
 #[derive(Clone, Copy, Debug, Default)]
@@ -33,7 +34,7 @@ pub struct Detector {
     decoder: Box<dyn Decoder>,
     output_shape: Vec<usize>,
     /// Test-time augmentation passes, when the card or [`Detector::set_tta`] asks for them.
-    tta: Option<crate::tta::Tta>,
+    tta: Option<crate::infer::tta::Tta>,
     backend_config: BackendConfig,
 }
 
@@ -43,7 +44,7 @@ impl Detector {
     pub fn load(
         model: &str,
         config: &BackendConfig,
-        input_size: Option<(u32, u32)>,
+        input_size: Option<Size>,
     ) -> anyhow::Result<Detector> {
         let card = ModelCard::load(model)?;
         Self::from_card(card, config, input_size)
@@ -52,7 +53,7 @@ impl Detector {
     pub fn from_card(
         card: ModelCard,
         config: &BackendConfig,
-        input_size: Option<(u32, u32)>,
+        input_size: Option<Size>,
     ) -> anyhow::Result<Detector> {
         use anyhow::Context as _;
         card.verify_checksum()?;
@@ -62,12 +63,12 @@ impl Detector {
         let preprocessor = Preprocessor::new(&card, w, h);
         let decoder = decode::for_card(&card);
         let output_shape = backend.output_shape().to_vec();
-        let tta = crate::tta::Tta::new(
+        let tta = crate::infer::tta::Tta::new(
             &card,
             config,
             (w, h),
             &output_shape,
-            &crate::tta::TtaSettings::from_card(&card),
+            &crate::infer::tta::TtaSettings::from_card(&card),
         )?;
         Ok(Detector {
             card,
@@ -82,8 +83,8 @@ impl Detector {
 
     /// Replaces the card's test-time augmentation with `settings` (loads one backend per
     /// extra scale).
-    pub fn set_tta(&mut self, settings: &crate::tta::TtaSettings) -> anyhow::Result<()> {
-        self.tta = crate::tta::Tta::new(
+    pub fn set_tta(&mut self, settings: &crate::infer::tta::TtaSettings) -> anyhow::Result<()> {
+        self.tta = crate::infer::tta::Tta::new(
             &self.card,
             &self.backend_config,
             self.preprocessor.input_size(),
@@ -91,6 +92,29 @@ impl Detector {
             settings,
         )?;
         Ok(())
+    }
+
+    /// A second detector for another worker thread: the weights are shared where the backend
+    /// allows it ([`Backend::fork`]), otherwise loaded again; pre-processing, test-time
+    /// augmentation buffers and decoder scratch are the new detector's own.
+    pub fn fork(&self) -> anyhow::Result<Detector> {
+        use anyhow::Context as _;
+        let (w, h) = self.preprocessor.input_size();
+        let backend = backend::fork_or_open(&*self.backend, &self.card, &self.backend_config, w, h)
+            .with_context(|| format!("loading model '{}' for another worker", self.card.id))?;
+        let tta = match &self.tta {
+            Some(t) => Some(t.fork(&self.card, &self.backend_config)?),
+            None => None,
+        };
+        Ok(Detector {
+            card: self.card.clone(),
+            backend,
+            preprocessor: Preprocessor::new(&self.card, w, h),
+            decoder: decode::for_card(&self.card),
+            output_shape: self.output_shape.clone(),
+            tta,
+            backend_config: self.backend_config.clone(),
+        })
     }
 
     /// Inference passes per frame (1 without test-time augmentation).
@@ -180,7 +204,7 @@ impl DecodeStage {
 /// the backend's buffer. Split from [`Detector`] so callers can borrow its decoder at the same
 /// time.
 fn infer<'a>(
-    tta: &'a mut Option<crate::tta::Tta>,
+    tta: &'a mut Option<crate::infer::tta::Tta>,
     backend: &'a mut dyn Backend,
     preprocessor: &mut Preprocessor,
     image: &RgbImage,
@@ -210,40 +234,4 @@ fn infer<'a>(
         letterbox,
     };
     Ok((output, geometry, times))
-}
-
-/// Runs `detector` over every image of a COCO ground truth (files looked up in `images_dir`)
-/// and returns COCO results. Unreadable images are reported in the second list and skipped.
-///
-/// Keypoints below the model's presence threshold keep their coordinates (with their low
-/// score) when the family predicts them, as pycocotools scores all 17 points of a detection.
-pub fn detect_coco(
-    detector: &mut Detector,
-    gt: &crate::eval::CocoGroundTruth,
-    images_dir: &std::path::Path,
-) -> (Vec<crate::eval::CocoResult>, Vec<String>) {
-    let mut results = Vec::new();
-    let mut failures = Vec::new();
-    for img in &gt.images {
-        let path = images_dir.join(&img.file_name);
-        let persons =
-            crate::cli::detect::read_image(&path).and_then(|image| Ok(detector.detect(&image)?.0));
-        match persons {
-            Ok(persons) => results.extend(persons.iter().map(|p| {
-                crate::eval::CocoResult {
-                    image_id: img.id,
-                    category_id: 1,
-                    keypoints: p
-                        .keypoints
-                        .iter()
-                        .flat_map(|k| [k.x as f64, k.y as f64, k.score as f64])
-                        .collect(),
-                    score: p.score as f64,
-                    bbox: None,
-                }
-            })),
-            Err(e) => failures.push(format!("{e:#}")),
-        }
-    }
-    (results, failures)
 }

@@ -8,9 +8,9 @@
 use fast_image_resize as fir;
 use image::RgbImage;
 
-use crate::backend::InputBuffer;
 use crate::decoder::Letterbox;
-use crate::model::{ColorOrder, ModelCard, TensorLayout};
+use crate::infer::backend::InputBuffer;
+use crate::infer::model::{ColorOrder, ModelCard, TensorLayout};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessError {
@@ -188,7 +188,8 @@ mod tests {
 
     #[test]
     fn every_size_resizes_without_a_crop_error() {
-        let card = crate::model::ModelCard::load("movenet-multipose-lightning").expect("card");
+        let card =
+            crate::infer::model::ModelCard::load("movenet-multipose-lightning").expect("card");
         for (sw, sh) in [
             (640, 425),
             (500, 333),

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::util::Size;
+
 /// Directories searched for `<name>.toml` when a model is given by name, after `$EDGEPOSE_MODEL_DIR`.
 pub const MODEL_SEARCH_DIRS: &[&str] = &["models", "/usr/share/edgepose/models"];
 
@@ -24,6 +26,18 @@ pub enum ModelError {
     Read {
         path: PathBuf,
         source: std::io::Error,
+    },
+    #[error("cannot read network file {path} named by model card '{card}': {source}")]
+    Network {
+        path: PathBuf,
+        card: String,
+        source: std::io::Error,
+    },
+    #[error("network {network} has no model card: looked for {expected} and for a card naming it in {dir} (a card says how to feed and decode a network: copy one from models/ and set its `file`)")]
+    NoCard {
+        network: PathBuf,
+        expected: PathBuf,
+        dir: String,
     },
     #[error("invalid model card {path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -50,9 +64,6 @@ pub enum Family {
     /// in tract (`models/tools/movenet_heads.py`).
     #[serde(rename = "movenet-heads")]
     MovenetHeads,
-    /// SMPR: per-FPN-level person logits, keypoint offsets and OKS rescoring (one output per
-    /// map, named by `[[output.levels]]`).
-    Smpr,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -105,35 +116,14 @@ pub struct InputCard {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputCard {
-    /// The output tensor (empty for multi-output families, which name theirs in `levels`).
-    #[serde(default)]
+    /// The output tensor.
     pub name: String,
     pub layout: TensorLayout,
     /// Input pixels per output cell.
     pub stride: u32,
     /// Input pixel of output cell c = stride · c + offset.
     pub offset: f32,
-    /// SMPR: the FPN levels, finest first (`[[output.levels]]`); empty for other families.
-    #[serde(default)]
-    pub levels: Vec<OutputLevelCard>,
 }
-
-/// One SMPR FPN level: the names of its three outputs and its stride.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct OutputLevelCard {
-    /// Person logit output (1 channel).
-    pub cls: String,
-    /// Refined keypoint offsets output (34 channels, already × stride).
-    pub offsets: String,
-    /// Predicted-OKS logit output (1 channel).
-    pub rescore: String,
-    /// Input pixels per cell of this level.
-    pub stride: u32,
-}
-
-/// SMPR is defined on the five FPN levels P3..P7.
-pub const SMPR_NUM_LEVELS: usize = 5;
 
 /// Test-time augmentation of a heatmap model (`[tta]`): off unless the card or the
 /// configuration asks, because every extra pass costs a full inference.
@@ -243,8 +233,9 @@ impl ModelCard {
     pub fn verify_checksum(&self) -> Result<(), ModelError> {
         use sha2::Digest;
         let path = self.model_path();
-        let bytes = std::fs::read(&path).map_err(|source| ModelError::Read {
+        let bytes = std::fs::read(&path).map_err(|source| ModelError::Network {
             path: path.clone(),
+            card: self.id.clone(),
             source,
         })?;
         let actual = hex(&sha2::Sha256::digest(&bytes));
@@ -260,8 +251,12 @@ impl ModelCard {
 
     /// Chooses the network input size: the card's default unless `requested` is given; dynamic
     /// graphs round the request up to `multiple_of`, static graphs refuse another size.
-    pub fn input_size(&self, requested: Option<(u32, u32)>) -> Result<(u32, u32), String> {
-        let Some((w, h)) = requested else {
+    pub fn input_size(&self, requested: Option<Size>) -> Result<(u32, u32), String> {
+        let Some(Size {
+            width: w,
+            height: h,
+        }) = requested
+        else {
             return Ok((self.input.width, self.input.height));
         };
         if w == 0 || h == 0 {
@@ -306,7 +301,9 @@ impl ModelCard {
                 self.output.layout, self.family
             ));
         }
-        self.validate_levels()?;
+        if self.output.name.trim().is_empty() {
+            return Err("`output.name` is empty".into());
+        }
         if (self.tta.flip || self.tta.scales.iter().any(|&s| s != 1.0))
             && !matches!(self.family, Family::Simplepose | Family::Paf)
         {
@@ -315,56 +312,9 @@ impl ModelCard {
                 self.family
             ));
         }
-        crate::tta::validate_scales(&self.tta.scales)?;
+        validate_scales(&self.tta.scales)?;
         if self.sha256.len() != 64 || !self.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err("`sha256` must be 64 hex digits".into());
-        }
-        Ok(())
-    }
-}
-
-impl ModelCard {
-    /// SMPR cards name five levels with distinct, increasing strides; other families none.
-    fn validate_levels(&self) -> Result<(), String> {
-        let levels = &self.output.levels;
-        if self.family != Family::Smpr {
-            if !levels.is_empty() {
-                return Err(format!(
-                    "`output.levels` is only for family smpr, not {:?}",
-                    self.family
-                ));
-            }
-            if self.output.name.trim().is_empty() {
-                return Err("`output.name` is empty".into());
-            }
-            return Ok(());
-        }
-        if levels.len() != SMPR_NUM_LEVELS {
-            return Err(format!(
-                "family smpr needs {SMPR_NUM_LEVELS} `[[output.levels]]`, got {}",
-                levels.len()
-            ));
-        }
-        for (i, l) in levels.iter().enumerate() {
-            if l.stride == 0 {
-                return Err(format!("`output.levels[{i}].stride` must be > 0"));
-            }
-            if i > 0 && l.stride <= levels[i - 1].stride {
-                return Err(format!(
-                    "`output.levels` strides must increase (level {i}: {} after {})",
-                    l.stride,
-                    levels[i - 1].stride
-                ));
-            }
-            for (what, name) in [
-                ("cls", &l.cls),
-                ("offsets", &l.offsets),
-                ("rescore", &l.rescore),
-            ] {
-                if name.trim().is_empty() {
-                    return Err(format!("`output.levels[{i}].{what}` is empty"));
-                }
-            }
         }
         Ok(())
     }
@@ -374,14 +324,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn resolve_card_path(name_or_path: &str) -> Result<PathBuf, ModelError> {
-    let p = Path::new(name_or_path);
-    match p.extension().and_then(|e| e.to_str()) {
-        Some("toml") => return Ok(p.to_owned()),
-        Some("onnx") | Some("nnef") | Some("tgz") => return Ok(p.with_extension("toml")),
-        _ => {}
-    }
-    let file = format!("{name_or_path}.toml");
+/// The directories a model name is searched in, in order: `$EDGEPOSE_MODEL_DIR`, `./models`,
+/// the source tree's `models/`, the executable's `../share/edgepose/models`, and
+/// `/usr/share/edgepose/models`. `edgepose doctor` lists exactly these.
+pub fn search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Ok(d) = std::env::var(MODEL_DIR_ENV) {
         dirs.push(PathBuf::from(d));
@@ -398,6 +344,44 @@ fn resolve_card_path(name_or_path: &str) -> Result<PathBuf, ModelError> {
         dirs.push(exe_dir.join("../share/edgepose/models"));
     }
     dirs.extend(MODEL_SEARCH_DIRS[1..].iter().map(PathBuf::from));
+    dirs
+}
+
+/// The card of a network file: `x.toml` next to `x.onnx`, or a card next to it whose `file`
+/// names it.
+fn card_of_network(network: &Path) -> Result<PathBuf, ModelError> {
+    let expected = network.with_extension("toml");
+    if expected.is_file() {
+        return Ok(expected);
+    }
+    let dir = network
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let naming_it = network.file_name().and_then(|name| {
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .find(|p| ModelCard::from_path(p).is_ok_and(|c| c.file.file_name() == Some(name)))
+    });
+    naming_it.ok_or_else(|| ModelError::NoCard {
+        network: network.to_owned(),
+        expected,
+        dir: dir.display().to_string(),
+    })
+}
+
+fn resolve_card_path(name_or_path: &str) -> Result<PathBuf, ModelError> {
+    let p = Path::new(name_or_path);
+    match p.extension().and_then(|e| e.to_str()) {
+        Some("toml") => return Ok(p.to_owned()),
+        Some("onnx") | Some("nnef") | Some("tgz") => return card_of_network(p),
+        _ => {}
+    }
+    let file = format!("{name_or_path}.toml");
+    let dirs = search_dirs();
     for d in &dirs {
         let candidate = d.join(&file);
         if candidate.is_file() {
@@ -445,4 +429,38 @@ pub fn cards_in(dir: &Path) -> Vec<Result<ModelCard, ModelError>> {
         _ => std::cmp::Ordering::Equal,
     });
     out
+}
+
+/// Smallest accepted TTA scale: below this the person is a few output cells tall.
+pub const MIN_SCALE: f32 = 0.25;
+/// Largest accepted TTA scale: inference cost grows with its square.
+pub const MAX_SCALE: f32 = 3.0;
+/// Most scales per model (each one is a full inference, twice with flip).
+pub const MAX_SCALES: usize = 4;
+
+/// Checks a scale list: 1.0 (the base grid) included, each within
+/// [`MIN_SCALE`]..=[`MAX_SCALE`], no duplicates, at most [`MAX_SCALES`].
+pub fn validate_scales(scales: &[f32]) -> Result<(), String> {
+    if scales.len() > MAX_SCALES {
+        return Err(format!(
+            "`tta.scales` holds {} scales, at most {MAX_SCALES} are allowed",
+            scales.len()
+        ));
+    }
+    if !scales.contains(&1.0) {
+        return Err(format!(
+            "`tta.scales` {scales:?} must include 1.0 (the base pass whose grid the others are averaged on)"
+        ));
+    }
+    for (i, &s) in scales.iter().enumerate() {
+        if !(s.is_finite() && (MIN_SCALE..=MAX_SCALE).contains(&s)) {
+            return Err(format!(
+                "`tta.scales` value {s} is outside {MIN_SCALE}..={MAX_SCALE}"
+            ));
+        }
+        if scales[..i].contains(&s) {
+            return Err(format!("`tta.scales` lists {s} twice"));
+        }
+    }
+    Ok(())
 }

@@ -18,45 +18,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use image::RgbImage;
 
-use crate::backend::{self, Backend, BackendConfig, InputBuffer};
 use crate::decoder::tta::{Accumulator, AxisMap, FlipFamily};
-use crate::decoder::{Layout, Letterbox, MapView};
-use crate::model::{Family, ModelCard, TensorLayout};
-use crate::preprocess::Preprocessor;
-
-/// Smallest accepted TTA scale: below this the person is a few output cells tall.
-pub const MIN_SCALE: f32 = 0.25;
-/// Largest accepted TTA scale: inference cost grows with its square.
-pub const MAX_SCALE: f32 = 3.0;
-/// Most scales per model (each one is a full inference, twice with flip).
-pub const MAX_SCALES: usize = 4;
-
-/// Checks a scale list: 1.0 (the base grid) included, each within
-/// [`MIN_SCALE`]..=[`MAX_SCALE`], no duplicates, at most [`MAX_SCALES`].
-pub fn validate_scales(scales: &[f32]) -> Result<(), String> {
-    if scales.len() > MAX_SCALES {
-        return Err(format!(
-            "`tta.scales` holds {} scales, at most {MAX_SCALES} are allowed",
-            scales.len()
-        ));
-    }
-    if !scales.contains(&1.0) {
-        return Err(format!(
-            "`tta.scales` {scales:?} must include 1.0 (the base pass whose grid the others are averaged on)"
-        ));
-    }
-    for (i, &s) in scales.iter().enumerate() {
-        if !(s.is_finite() && (MIN_SCALE..=MAX_SCALE).contains(&s)) {
-            return Err(format!(
-                "`tta.scales` value {s} is outside {MIN_SCALE}..={MAX_SCALE}"
-            ));
-        }
-        if scales[..i].contains(&s) {
-            return Err(format!("`tta.scales` lists {s} twice"));
-        }
-    }
-    Ok(())
-}
+use crate::decoder::{Letterbox, MapView};
+use crate::infer::backend::{self, Backend, BackendConfig, InputBuffer};
+use crate::infer::decode::MapDims;
+use crate::infer::model::{validate_scales, Family, ModelCard, TensorLayout};
+use crate::infer::preprocess::Preprocessor;
 
 /// Which passes to run; the card's `[tta]` table, optionally overridden.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,31 +72,6 @@ pub fn parse_scales(text: &str) -> Result<Vec<f32>, String> {
     Ok(scales)
 }
 
-/// A scale list from the command line (`--tta-scales 1,1.5`), validated.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScaleList(pub Vec<f32>);
-
-/// clap value parser for [`ScaleList`].
-pub fn parse_scale_list(text: &str) -> Result<ScaleList, String> {
-    parse_scales(text).map(ScaleList)
-}
-
-/// Applies `--tta-flip` / `--tta-scales` to a loaded detector (nothing when neither is given).
-pub fn apply_flags(
-    detector: &mut crate::detector::Detector,
-    flip: bool,
-    scales: Option<&ScaleList>,
-) -> anyhow::Result<()> {
-    if !flip && scales.is_none() {
-        return Ok(());
-    }
-    let settings = TtaSettings::from_card(&detector.card)
-        .with_overrides(flip.then_some(true), scales.map(|s| s.0.as_slice()));
-    detector
-        .set_tta(&settings)
-        .context("--tta-flip / --tta-scales")
-}
-
 /// One extra input scale: its own backend and pre-processor.
 struct ScalePass {
     backend: Box<dyn Backend>,
@@ -137,41 +79,18 @@ struct ScalePass {
     grid: Grid,
 }
 
-/// An output tensor's map dimensions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Grid {
-    layout: Layout,
-    channels: usize,
-    height: usize,
-    width: usize,
+/// An output tensor's map dimensions ([`MapDims`], with TTA's error messages).
+type Grid = MapDims;
+
+fn grid_of(shape: &[usize], layout: TensorLayout) -> anyhow::Result<Grid> {
+    MapDims::of(layout, shape).ok_or_else(|| {
+        anyhow::anyhow!("TTA: output shape {shape:?} is not a rank 3/4 map with batch 1")
+    })
 }
 
-impl Grid {
-    fn of(shape: &[usize], layout: TensorLayout) -> anyhow::Result<Grid> {
-        let dims = match shape {
-            [1, a, b, c] | [a, b, c] => [*a, *b, *c],
-            _ => anyhow::bail!("TTA: output shape {shape:?} is not a rank 3/4 map with batch 1"),
-        };
-        Ok(match layout {
-            TensorLayout::Nchw => Grid {
-                layout: Layout::Chw,
-                channels: dims[0],
-                height: dims[1],
-                width: dims[2],
-            },
-            _ => Grid {
-                layout: Layout::Hwc,
-                channels: dims[2],
-                height: dims[0],
-                width: dims[1],
-            },
-        })
-    }
-
-    fn view<'a>(&self, data: &'a [f32]) -> anyhow::Result<MapView<'a>> {
-        MapView::new(data, self.channels, self.height, self.width, self.layout)
-            .map_err(|e| anyhow::anyhow!("TTA: output does not match its shape: {e}"))
-    }
+fn grid_view<'a>(grid: &Grid, data: &'a [f32]) -> anyhow::Result<MapView<'a>> {
+    grid.view(data)
+        .map_err(|e| anyhow::anyhow!("TTA: output does not match its shape: {e}"))
 }
 
 /// The extra passes of one model and the buffers they are averaged in (allocated once).
@@ -208,7 +127,7 @@ impl Tta {
                 card.id
             ),
         };
-        let base = Grid::of(base_shape, card.output.layout)?;
+        let base = grid_of(base_shape, card.output.layout)?;
         let mut extra = Vec::new();
         for &s in settings.scales.iter().filter(|&&s| s != 1.0) {
             let want = (
@@ -216,12 +135,12 @@ impl Tta {
                 (base_size.1 as f32 * s).round().max(1.0) as u32,
             );
             let (w, h) = card
-                .input_size(Some(want))
+                .input_size(Some(want.into()))
                 .map_err(|e| anyhow::anyhow!("TTA scale {s}: {e}"))?;
             let backend = backend::open(card, config, w, h).with_context(|| {
                 format!("loading model '{}' at {w}x{h} for TTA scale {s}", card.id)
             })?;
-            let grid = Grid::of(backend.output_shape(), card.output.layout)?;
+            let grid = grid_of(backend.output_shape(), card.output.layout)?;
             if grid.channels != base.channels {
                 anyhow::bail!(
                     "TTA scale {s}: output has {} channels, the base pass {}",
@@ -246,6 +165,32 @@ impl Tta {
             sum: vec![0.0; cells * base.channels],
             weight: vec![0.0; cells],
         }))
+    }
+
+    /// The same passes for another worker thread: the extra scales' weights are shared where
+    /// the backend allows it, the averaging buffers are new.
+    pub fn fork(&self, card: &ModelCard, config: &BackendConfig) -> anyhow::Result<Tta> {
+        let mut extra = Vec::with_capacity(self.extra.len());
+        for pass in &self.extra {
+            let (w, h) = pass.preprocessor.input_size();
+            extra.push(ScalePass {
+                backend: backend::fork_or_open(&*pass.backend, card, config, w, h).with_context(
+                    || format!("loading model '{}' at {w}x{h} for another worker", card.id),
+                )?,
+                preprocessor: Preprocessor::new(card, w, h),
+                grid: pass.grid,
+            });
+        }
+        Ok(Tta {
+            flip: self.flip,
+            extra,
+            base: self.base,
+            input_nchw: self.input_nchw,
+            stride: self.stride,
+            offset: self.offset,
+            sum: vec![0.0; self.sum.len()],
+            weight: vec![0.0; self.weight.len()],
+        })
     }
 
     /// Passes per frame (inferences).
@@ -344,14 +289,14 @@ impl PassGeometry {
         ymap: AxisMap,
     ) -> anyhow::Result<()> {
         let out = backend.run()?;
-        acc.add(&grid.view(out)?, xmap, ymap, None)
+        acc.add(&grid_view(&grid, out)?, xmap, ymap, None)
             .map_err(|e| anyhow::anyhow!("TTA: {e}"))?;
         if let Some(family) = self.flip {
             let (w, h) = input_size;
             mirror_input(backend.input(), w as usize, h as usize, self.input_nchw)?;
             let out = backend.run()?;
             let mirrored = xmap.mirrored(w as f32, self.stride, self.offset);
-            acc.add(&grid.view(out)?, mirrored, ymap, Some(family))
+            acc.add(&grid_view(&grid, out)?, mirrored, ymap, Some(family))
                 .map_err(|e| anyhow::anyhow!("TTA: {e}"))?;
         }
         Ok(())

@@ -7,7 +7,7 @@ use edgepose_decoder::{
     MOVENET_HEADS_CHANNELS,
 };
 
-use crate::model::{Family, ModelCard, TensorLayout};
+use crate::infer::model::{Family, ModelCard, TensorLayout};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
@@ -78,7 +78,6 @@ pub fn for_card(card: &ModelCard) -> Box<dyn Decoder> {
                 workspace: Box::new(Workspace::new()),
             })
         }
-        Family::Smpr => Box::new(Smpr::for_card(card)),
         Family::Movenet | Family::MovenetHeads => {
             let d = SingleStageConfig::default();
             let config = SingleStageConfig {
@@ -98,16 +97,44 @@ pub fn for_card(card: &ModelCard) -> Box<dyn Decoder> {
     }
 }
 
-/// The layout, channels, height and width of a batch-1 image tensor.
-fn image_dims(layout: TensorLayout, shape: &[usize]) -> Option<(Layout, usize, usize, usize)> {
-    let dims = match shape {
-        [1, a, b, c] | [a, b, c] => [*a, *b, *c],
-        _ => return None,
-    };
-    Some(match layout {
-        TensorLayout::Nchw => (Layout::Chw, dims[0], dims[1], dims[2]),
-        _ => (Layout::Hwc, dims[2], dims[0], dims[1]),
-    })
+/// The map dimensions of a batch-1 network output: the one parser of output shapes, shared
+/// by the decoders and test-time augmentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapDims {
+    pub layout: Layout,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl MapDims {
+    /// `shape` is `[1, a, b, c]` or `[a, b, c]`, read as CHW for an NCHW card and HWC
+    /// otherwise; `None` for any other rank or batch.
+    pub fn of(layout: TensorLayout, shape: &[usize]) -> Option<MapDims> {
+        let [a, b, c] = match shape {
+            [1, a, b, c] | [a, b, c] => [*a, *b, *c],
+            _ => return None,
+        };
+        Some(match layout {
+            TensorLayout::Nchw => MapDims {
+                layout: Layout::Chw,
+                channels: a,
+                height: b,
+                width: c,
+            },
+            _ => MapDims {
+                layout: Layout::Hwc,
+                channels: c,
+                height: a,
+                width: b,
+            },
+        })
+    }
+
+    /// `data` as a map of these dimensions (fails when its length does not match).
+    pub fn view<'a>(&self, data: &'a [f32]) -> Result<MapView<'a>, edgepose_decoder::MapError> {
+        MapView::new(data, self.channels, self.height, self.width, self.layout)
+    }
 }
 
 /// Heatmap families: peaks + part scoring + greedy grouping.
@@ -132,9 +159,9 @@ impl Decoder for BottomUp {
         g: &FrameGeometry,
     ) -> Result<(Persons, DecodeStats), DecodeError> {
         let err = |message: String| DecodeError::shape(self.family, shape, message);
-        let (layout, c, h, w) = image_dims(self.layout, shape)
+        let dims = MapDims::of(self.layout, shape)
             .ok_or_else(|| err("expected rank 3 or 4 with batch 1".into()))?;
-        let map = MapView::new(output, c, h, w, layout).map_err(|e| err(e.to_string()))?;
+        let map = dims.view(output).map_err(|e| err(e.to_string()))?;
         let geometry = Geometry {
             stride: self.stride,
             offset: self.offset,
@@ -194,126 +221,21 @@ impl Decoder for MovenetHeads {
         g: &FrameGeometry,
     ) -> Result<(Persons, DecodeStats), DecodeError> {
         let err = |message: String| DecodeError::shape(Family::MovenetHeads, shape, message);
-        let (layout, c, h, w) = image_dims(self.layout, shape)
+        let dims = MapDims::of(self.layout, shape)
             .ok_or_else(|| err("expected rank 3 or 4 with batch 1".into()))?;
-        if c != MOVENET_HEADS_CHANNELS {
+        if dims.channels != MOVENET_HEADS_CHANNELS {
             return Err(err(format!(
-                "{c} channels, the MoveNet heads have {MOVENET_HEADS_CHANNELS}"
+                "{} channels, the MoveNet heads have {MOVENET_HEADS_CHANNELS}",
+                dims.channels
             )));
         }
-        let map = MapView::new(output, c, h, w, layout).map_err(|e| err(e.to_string()))?;
+        let map = dims.view(output).map_err(|e| err(e.to_string()))?;
         decode_movenet_heads(
             &map,
             g.input_width as f32,
             g.input_height as f32,
             &g.letterbox,
             &self.config,
-        )
-        .map_err(|e| err(e.to_string()))
-    }
-}
-
-/// SMPR: five FPN levels of (cls, offsets, rescore) maps.
-///
-/// The [`crate::backend::Backend`] trait exposes one output tensor, so this decoder takes the
-/// levels' outputs *concatenated* in card order (level 0 cls, offsets, rescore, then level 1,
-/// ...), each map CHW at `ceil(input / stride)` cells; `shape` is ignored beyond the total
-/// length. A multi-output backend (not built: no SMPR weights exist) would fill that buffer.
-pub struct Smpr {
-    strides: Vec<u32>,
-    config: edgepose_decoder::SmprConfig,
-    /// ~40 KiB of scratch, boxed once.
-    workspace: Box<edgepose_decoder::SmprWorkspace>,
-}
-
-impl Smpr {
-    /// The decoder for an SMPR card: its level strides; `[decoder]` `person_threshold` is the
-    /// class-score threshold and `nms_oks_threshold`, when given, switches to OKS pose NMS.
-    pub fn for_card(card: &ModelCard) -> Smpr {
-        let mut config = edgepose_decoder::SmprConfig::default();
-        let o = &card.decoder;
-        config.score_threshold = o.person_threshold.unwrap_or(config.score_threshold);
-        if let Some(t) = o.nms_oks_threshold {
-            config.nms = edgepose_decoder::SmprNms::Oks(t);
-        }
-        Smpr {
-            strides: card.output.levels.iter().map(|l| l.stride).collect(),
-            config,
-            workspace: Box::new(edgepose_decoder::SmprWorkspace::new()),
-        }
-    }
-
-    /// Values the concatenated output must hold for an `input_w` x `input_h` input.
-    pub fn output_len(strides: &[u32], input_w: u32, input_h: u32) -> usize {
-        strides
-            .iter()
-            .map(|&s| {
-                let s = s.max(1);
-                let cells = input_w.div_ceil(s) as usize * input_h.div_ceil(s) as usize;
-                cells * (2 + edgepose_decoder::smpr::SMPR_OFFSET_CHANNELS)
-            })
-            .sum()
-    }
-}
-
-impl Decoder for Smpr {
-    fn decode(
-        &mut self,
-        output: &[f32],
-        shape: &[usize],
-        g: &FrameGeometry,
-    ) -> Result<(Persons, DecodeStats), DecodeError> {
-        use crate::model::SMPR_NUM_LEVELS as MAX_SMPR_LEVELS;
-        use edgepose_decoder::smpr::SMPR_OFFSET_CHANNELS;
-        use edgepose_decoder::SmprLevel;
-        let err = |message: String| DecodeError::shape(Family::Smpr, shape, message);
-        if self.strides.len() > MAX_SMPR_LEVELS {
-            return Err(err(format!(
-                "{} levels, at most {MAX_SMPR_LEVELS} are supported",
-                self.strides.len()
-            )));
-        }
-        let expected = Smpr::output_len(&self.strides, g.input_width, g.input_height);
-        if output.len() != expected {
-            return Err(err(format!(
-                "concatenated SMPR output holds {} values, expected {expected} for {} levels at {}x{}",
-                output.len(),
-                self.strides.len(),
-                g.input_width,
-                g.input_height
-            )));
-        }
-        let mut levels: heapless::Vec<SmprLevel<'_>, MAX_SMPR_LEVELS> = heapless::Vec::new();
-        let mut rest = output;
-        for &s in &self.strides {
-            let s = s.max(1);
-            let (h, w) = (
-                g.input_height.div_ceil(s) as usize,
-                g.input_width.div_ceil(s) as usize,
-            );
-            let n = h * w;
-            let (cls, r) = rest.split_at(n);
-            let (off, r) = r.split_at(n * SMPR_OFFSET_CHANNELS);
-            let (re, r) = r.split_at(n);
-            rest = r;
-            let view = |d, c| MapView::new(d, c, h, w, Layout::Chw).map_err(|e| err(e.to_string()));
-            let level = SmprLevel {
-                cls: view(cls, 1)?,
-                offsets: view(off, SMPR_OFFSET_CHANNELS)?,
-                rescore: view(re, 1)?,
-                stride: s,
-            };
-            levels
-                .push(level)
-                .map_err(|_| err("too many SMPR levels".into()))?;
-        }
-        edgepose_decoder::decode_smpr(
-            &levels,
-            g.input_width as f32,
-            g.input_height as f32,
-            &g.letterbox,
-            &self.config,
-            &mut self.workspace,
         )
         .map_err(|e| err(e.to_string()))
     }
