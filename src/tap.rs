@@ -171,9 +171,7 @@ impl Tap {
         let r = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         let (r, _) = self
             .ready
-            .wait_timeout_while(r, timeout, |r| {
-                r.next_index <= cursor.last && !r.closed
-            })
+            .wait_timeout_while(r, timeout, |r| r.next_index <= cursor.last && !r.closed)
             .unwrap_or_else(|p| p.into_inner());
         if r.next_index <= cursor.last {
             return if r.closed {

@@ -32,7 +32,10 @@ fn python_with_mcap() -> Option<PathBuf> {
 
 fn summarize(python: &Path, files: &[PathBuf]) -> serde_json::Value {
     let out = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/mcap_summary.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/mcap_summary.py"
+        ))
         .args(files)
         .output()
         .expect("python runs");
@@ -46,12 +49,8 @@ fn summarize(python: &Path, files: &[PathBuf]) -> serde_json::Value {
 
 /// Two COCO sample photos (one and several persons), or `None` (skip).
 fn images() -> Option<Vec<PathBuf>> {
-    shared_data::coco_sample_dir().map(|d| {
-        vec![
-            d.join("000000000785.jpg"),
-            d.join("000000196141.jpg"),
-        ]
-    })
+    shared_data::coco_sample_dir()
+        .map(|d| vec![d.join("000000000785.jpg"), d.join("000000196141.jpg")])
 }
 
 /// `edgepose run` with `args`; panics on failure.
@@ -144,7 +143,11 @@ fn the_mcap_package_reads_the_expected_channels_schemas_and_counts() {
         .iter()
         .filter_map(|v| v.as_u64())
         .collect();
-    assert_eq!(seqs, (0..FRAMES).collect::<Vec<_>>(), "every frame, in order");
+    assert_eq!(
+        seqs,
+        (0..FRAMES).collect::<Vec<_>>(),
+        "every frame, in order"
+    );
     for (fmt, magic) in f["image_formats"]
         .as_array()
         .expect("formats")
@@ -194,8 +197,17 @@ fn recordings_rotate_by_duration_and_every_file_is_complete() {
     for f in &files {
         let f = &s[f.display().to_string()];
         assert!(f["channels"]["/camera/image"].is_null(), "images off");
-        assert!(f["channels"]["/stats"]["schema"] == "edgepose.Stats" || f["counts"]["/stats"].is_null());
-        seqs.extend(f["pose_seqs"].as_array().expect("seqs").iter().filter_map(|v| v.as_u64()));
+        assert!(
+            f["channels"]["/stats"]["schema"] == "edgepose.Stats"
+                || f["counts"]["/stats"].is_null()
+        );
+        seqs.extend(
+            f["pose_seqs"]
+                .as_array()
+                .expect("seqs")
+                .iter()
+                .filter_map(|v| v.as_u64()),
+        );
     }
     assert_eq!(
         seqs,
@@ -242,11 +254,15 @@ fn a_replayed_recording_gives_the_live_poses() {
     assert_eq!(a.len(), b.len(), "every recorded frame replays");
     for (l, r) in a.iter().zip(&b) {
         assert_eq!(l["seq"], r["seq"], "recorded sequence numbers");
-        assert_eq!(l["timestamp_us"], r["timestamp_us"], "recorded capture times");
+        assert_eq!(
+            l["timestamp_us"], r["timestamp_us"],
+            "recorded capture times"
+        );
         assert_eq!(l, r, "the same poses from the same (lossless) pixels");
     }
     assert!(
-        a.iter().any(|f| f["persons"].as_array().is_some_and(|p| !p.is_empty())),
+        a.iter()
+            .any(|f| f["persons"].as_array().is_some_and(|p| !p.is_empty())),
         "the photos have people in them"
     );
     // At the recorded pace the replay takes the recording's time span; as fast as possible
@@ -255,7 +271,10 @@ fn a_replayed_recording_gives_the_live_poses() {
         a[a.len() - 1]["timestamp_us"].as_u64().unwrap_or(0)
             - a[0]["timestamp_us"].as_u64().unwrap_or(0),
     );
-    assert!(span >= Duration::from_secs(4), "live frames 1 s apart: {span:?}");
+    assert!(
+        span >= Duration::from_secs(4),
+        "live frames 1 s apart: {span:?}"
+    );
     let t = Instant::now();
     let mut paced_args = args.clone();
     paced_args.extend(set("source.realtime=true".into()));
@@ -269,5 +288,9 @@ fn a_replayed_recording_gives_the_live_poses() {
         paced >= fast + span / 3,
         "recorded pace: {paced:?}, as fast as possible: {fast:?}, recording spans {span:?}"
     );
-    assert_eq!(read_jsonl(&dir.path().join("paced.jsonl")), b, "same poses when paced");
+    assert_eq!(
+        read_jsonl(&dir.path().join("paced.jsonl")),
+        b,
+        "same poses when paced"
+    );
 }

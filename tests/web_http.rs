@@ -162,7 +162,10 @@ fn next_event(r: &mut BufReader<TcpStream>) -> serde_json::Value {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(r.read_line(&mut line).expect("event line") > 0, "stream ended");
+        assert!(
+            r.read_line(&mut line).expect("event line") > 0,
+            "stream ended"
+        );
         if let Some(data) = line.strip_prefix("data: ") {
             return serde_json::from_str(data.trim()).expect("event data is JSON");
         }
@@ -175,7 +178,10 @@ fn next_part(r: &mut BufReader<TcpStream>) -> Vec<u8> {
     let mut len = None;
     loop {
         line.clear();
-        assert!(r.read_line(&mut line).expect("part line") > 0, "stream ended");
+        assert!(
+            r.read_line(&mut line).expect("part line") > 0,
+            "stream ended"
+        );
         let l = line.trim();
         if let Some(v) = l.strip_prefix("Content-Length: ") {
             len = v.parse::<usize>().ok();
@@ -290,7 +296,10 @@ fn headless_chromium_shows_the_camera_image_with_the_skeleton_on_the_keypoints()
         frame["width"].as_u64().expect("width") as u32,
         frame["height"].as_u64().expect("height") as u32,
     );
-    assert!(png.width() >= w && png.height() >= h, "screenshot too small");
+    assert!(
+        png.width() >= w && png.height() >= h,
+        "screenshot too small"
+    );
     // The camera image is there: the image area is not flat.
     let lum: Vec<f32> = (0..h)
         .step_by(4)
@@ -305,7 +314,12 @@ fn headless_chromium_shows_the_camera_image_with_the_skeleton_on_the_keypoints()
     assert!(!persons.is_empty(), "the model finds the skier");
     let (mut checked, mut hit) = (0, 0);
     for p in persons.iter().filter(|p| p["score"].as_f64() > Some(0.3)) {
-        for (k, kp) in p["keypoints"].as_array().expect("keypoints").iter().enumerate() {
+        for (k, kp) in p["keypoints"]
+            .as_array()
+            .expect("keypoints")
+            .iter()
+            .enumerate()
+        {
             let Some(kp) = kp.as_array() else { continue };
             let (x, y, s) = (
                 kp[0].as_f64().unwrap_or(-1.0) as f32,
@@ -321,7 +335,10 @@ fn headless_chromium_shows_the_camera_image_with_the_skeleton_on_the_keypoints()
             }
         }
     }
-    assert!(checked >= 5, "too few confident keypoints to check ({checked})");
+    assert!(
+        checked >= 5,
+        "too few confident keypoints to check ({checked})"
+    );
     assert!(
         hit * 10 >= checked * 8,
         "skeleton colours at only {hit} of {checked} keypoints (screenshot: {})",
@@ -351,7 +368,9 @@ fn mjpeg_parts_decode_at_the_configured_rate_and_viewers_share_one_encoding() {
             "http.stream_max_width=320".into(),
         ],
     );
-    let mut viewers: Vec<_> = (0..3).map(|_| open_stream(d.port, "/stream.mjpg")).collect();
+    let mut viewers: Vec<_> = (0..3)
+        .map(|_| open_stream(d.port, "/stream.mjpg"))
+        .collect();
     // Let the encoder start, then measure over a window.
     for v in &mut viewers {
         next_part(v);
@@ -388,7 +407,10 @@ fn mjpeg_parts_decode_at_the_configured_rate_and_viewers_share_one_encoding() {
         - s0["http"]["jpeg_encoded"].as_f64().unwrap_or(0.0);
     for &n in &counts {
         let rate = n as f64 / secs;
-        assert!(rate <= MAX_FPS * 1.2, "{rate:.2} parts/s over the cap {MAX_FPS}");
+        assert!(
+            rate <= MAX_FPS * 1.2,
+            "{rate:.2} parts/s over the cap {MAX_FPS}"
+        );
         let expected = MAX_FPS.min(published);
         assert!(
             rate >= expected * 0.6,
@@ -479,8 +501,19 @@ fn healthz_turns_503_when_the_source_stalls_and_200_when_it_recovers() {
 #[test]
 fn the_token_is_enforced_on_every_endpoint_but_healthz() {
     let Some(image) = person_image() else { return };
-    let d = Daemon::start(&image, 5.0, &["--set".into(), "http.token=\"s3cret\"".into()]);
-    for path in ["/", "/metrics", "/api/status", "/snapshot.jpg", "/events", "/stream.mjpg"] {
+    let d = Daemon::start(
+        &image,
+        5.0,
+        &["--set".into(), "http.token=\"s3cret\"".into()],
+    );
+    for path in [
+        "/",
+        "/metrics",
+        "/api/status",
+        "/snapshot.jpg",
+        "/events",
+        "/stream.mjpg",
+    ] {
         let r = get(d.port, path, &[]).expect("answers");
         assert_eq!(r.status, 401, "{path} without a token");
         assert!(r.head.contains("WWW-Authenticate: Basic"), "{}", r.head);
@@ -494,8 +527,7 @@ fn the_token_is_enforced_on_every_endpoint_but_healthz() {
         let r = get(d.port, path, &["Authorization: Bearer s3cret"]).expect("answers");
         assert_eq!(r.status, 200, "{path} with the bearer token");
         // "viewer:s3cret" in base64: browsers send this after the login prompt.
-        let r =
-            get(d.port, path, &["Authorization: Basic dmlld2VyOnMzY3JldA=="]).expect("answers");
+        let r = get(d.port, path, &["Authorization: Basic dmlld2VyOnMzY3JldA=="]).expect("answers");
         assert_eq!(r.status, 200, "{path} with basic auth");
     }
     let r = get(d.port, "/healthz", &[]).expect("answers");
@@ -516,7 +548,13 @@ fn metrics_answer_within_1s_while_20_idle_connections_are_open() {
     // The older key: daemon.metrics_port serves the same server without [http] enabled.
     let port = free_port();
     let mut child = Command::new(BIN)
-        .args(["run", "--set", "source.width=160", "--set", "source.height=120"])
+        .args([
+            "run",
+            "--set",
+            "source.width=160",
+            "--set",
+            "source.height=120",
+        ])
         .args(["--set", &format!("daemon.metrics_port={port}")])
         .args(["--set", "daemon.stats_interval_s=0"])
         .stdout(Stdio::null())

@@ -129,4 +129,3 @@ impl RecorderConfig {
         self.path.with_file_name(format!("{stem}-{n:03}.{ext}"))
     }
 }
-

@@ -105,7 +105,11 @@ impl Mjpeg {
     pub fn snapshot(&self, timeout: Duration, stop: &AtomicBool) -> Option<Arc<Part>> {
         *self.demand.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         self.ready.notify_all();
-        let current = self.latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let current = self
+            .latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(p) = &current {
             if p.encoded_at.elapsed() < self.period {
                 return current;

@@ -226,8 +226,7 @@ fn respond(request: tiny_http::Request, response: tiny_http::ResponseBox) {
 fn handle(request: tiny_http::Request, cx: &Arc<Context>) {
     cx.counters.requests.fetch_add(1, Ordering::Relaxed);
     let path = request.url().split('?').next().unwrap_or("").to_owned();
-    if *request.method() != tiny_http::Method::Get && *request.method() != tiny_http::Method::Head
-    {
+    if *request.method() != tiny_http::Method::Get && *request.method() != tiny_http::Method::Head {
         return respond(request, text(405, "text/plain", "only GET\n"));
     }
     // The health check carries no data and is what supervisors poll without credentials.
@@ -362,7 +361,11 @@ fn metrics_text(cx: &Context) -> String {
     let mut s = cx.stats.prometheus(&cx.info.model);
     let c = &cx.counters;
     let counters = [
-        ("http_requests", c.requests.load(Ordering::Relaxed), "HTTP requests"),
+        (
+            "http_requests",
+            c.requests.load(Ordering::Relaxed),
+            "HTTP requests",
+        ),
         (
             "http_unauthorized",
             c.unauthorized.load(Ordering::Relaxed),
@@ -417,9 +420,7 @@ fn metrics_text(cx: &Context) -> String {
 }
 
 fn ms(w: &std::sync::Mutex<crate::pipeline::Window>, p: f64) -> Option<f64> {
-    w.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .percentile_ms(p)
+    w.lock().unwrap_or_else(|e| e.into_inner()).percentile_ms(p)
 }
 
 fn status_json(cx: &Context) -> serde_json::Value {

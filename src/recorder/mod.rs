@@ -72,7 +72,10 @@ pub struct RecorderInputs {
 impl Recorder {
     /// Checks that the first file can be created, then records on a thread of its own until
     /// the tap closes.
-    pub fn start(config: RecorderConfig, inputs: RecorderInputs) -> Result<Recorder, RecorderError> {
+    pub fn start(
+        config: RecorderConfig,
+        inputs: RecorderInputs,
+    ) -> Result<Recorder, RecorderError> {
         let first = next_free(&config);
         let segment = Segment::create(&config, &first, &inputs.model)?;
         let stats = Arc::new(RecorderStats::default());
@@ -147,7 +150,11 @@ impl Segment {
                 .map_err(|e| err(e.to_string()))
         };
         let image = if config.images {
-            channel(TOPIC_IMAGE, "foxglove.CompressedImage", foxglove::COMPRESSED_IMAGE_SCHEMA)?
+            channel(
+                TOPIC_IMAGE,
+                "foxglove.CompressedImage",
+                foxglove::COMPRESSED_IMAGE_SCHEMA,
+            )?
         } else {
             0
         };
@@ -161,7 +168,11 @@ impl Segment {
             0
         };
         let poses = if config.poses {
-            channel(TOPIC_POSES, "edgepose.PoseFrame", foxglove::POSE_FRAME_SCHEMA)?
+            channel(
+                TOPIC_POSES,
+                "edgepose.PoseFrame",
+                foxglove::POSE_FRAME_SCHEMA,
+            )?
         } else {
             0
         };
@@ -183,7 +194,13 @@ impl Segment {
         })
     }
 
-    fn write(&mut self, channel: u16, sequence: u32, time_ns: u64, data: &[u8]) -> mcap::McapResult<()> {
+    fn write(
+        &mut self,
+        channel: u16,
+        sequence: u32,
+        time_ns: u64,
+        data: &[u8],
+    ) -> mcap::McapResult<()> {
         if channel == 0 {
             return Ok(());
         }
@@ -228,8 +245,8 @@ fn run(
     let mut segment = Some(first);
     let mut failed_at: Option<Instant> = None;
     let mut cursor = tap.cursor_at_end();
-    let image_period = (config.image_max_fps > 0.0)
-        .then(|| Duration::from_secs_f64(1.0 / config.image_max_fps));
+    let image_period =
+        (config.image_max_fps > 0.0).then(|| Duration::from_secs_f64(1.0 / config.image_max_fps));
     let mut last_image: Option<Instant> = None;
     let mut last_stats = Instant::now();
     let max_bytes = config.max_mb.saturating_mul(1 << 20);
@@ -349,8 +366,12 @@ fn write_frame(
     s.sequence = seq;
     if config.images && image_due {
         if let Some(image) = &f.image {
-            match foxglove::compressed_image(image, time_ns, config.image_format, config.jpeg_quality)
-            {
+            match foxglove::compressed_image(
+                image,
+                time_ns,
+                config.image_format,
+                config.jpeg_quality,
+            ) {
                 Ok(msg) => {
                     s.write(s.image, seq, time_ns, msg.as_bytes())?;
                     stats.images.fetch_add(1, Ordering::Relaxed);

@@ -76,7 +76,10 @@ pub fn decode_compressed_image(message: &[u8]) -> Result<(Vec<u8>, String), Stri
 impl McapSource {
     pub fn open(config: &McapConfig) -> Result<Self, SourceError> {
         let file = File::open(&config.path).map_err(|e| {
-            SourceError::Failed(format!("cannot open recording {}: {e}", config.path.display()))
+            SourceError::Failed(format!(
+                "cannot open recording {}: {e}",
+                config.path.display()
+            ))
         })?;
         Ok(McapSource {
             config: config.clone(),
@@ -252,7 +255,9 @@ mod tests {
             looping: false,
             topic: default_topic(),
         };
-        let e = McapSource::open(&missing).err().expect("missing file fails");
+        let e = McapSource::open(&missing)
+            .err()
+            .expect("missing file fails");
         assert!(e.to_string().contains("none.mcap"), "{e}");
         let garbage = dir.path().join("garbage.mcap");
         std::fs::write(&garbage, b"this is not an mcap file at all, just text").expect("write");

@@ -12,13 +12,13 @@ use image::RgbImage;
 pub mod command;
 pub mod convert;
 pub mod images;
+pub mod mcap_replay;
 pub mod mjpeg;
 pub mod negotiate;
 pub mod stream;
 pub mod synthetic;
 #[cfg(all(feature = "v4l2", target_os = "linux"))]
 pub mod v4l2;
-pub mod mcap_replay;
 pub mod video;
 
 /// One captured frame (RGB8) with its capture time.
