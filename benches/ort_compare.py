@@ -9,6 +9,7 @@ median of N runs after warm-up, inference only (the figure to set against tract'
     /tmp/ortvenv/bin/python benches/ort_compare.py --frames 20
 """
 import argparse
+import json
 import statistics
 import time
 import tomllib
@@ -40,8 +41,14 @@ def main():
         "tfpose-mobilenet-thin", "imhn-edge-fp32", "imhn-edge-int8"])
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--input-size", help="WxH instead of each card's default")
+    ap.add_argument("--spin", action="store_true",
+                    help="let idle worker threads spin (onnxruntime's default; edgepose's "
+                         "`ort` backend turns spinning off, and so does this script unless set)")
+    ap.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     args = ap.parse_args()
-    print(f"{'model':<36} {'input':>9} {'threads':>7} {'ort ms':>9}")
+    if not args.json:
+        print(f"{'model':<36} {'input':>9} {'threads':>7} {'ort ms':>9}")
     for name in args.models:
         card_path = ROOT / "models" / f"{name}.toml"
         if not card_path.exists():
@@ -49,11 +56,15 @@ def main():
             continue
         card = tomllib.loads(card_path.read_text())
         w, h = card["input"]["width"], card["input"]["height"]
+        if args.input_size:
+            w, h = (int(v) for v in args.input_size.lower().split("x"))
         x = input_array(card, w, h)
         for t in [int(v) for v in args.threads.split(",")]:
             so = ort.SessionOptions()
             so.intra_op_num_threads = t
             so.inter_op_num_threads = 1
+            if not args.spin:
+                so.add_session_config_entry("session.intra_op.allow_spinning", "0")
             sess = ort.InferenceSession(str(card_path.parent / card["file"]), so,
                                         providers=["CPUExecutionProvider"])
             feed = {card["input"]["name"]: x}
@@ -64,7 +75,13 @@ def main():
                 t0 = time.perf_counter()
                 sess.run([card["output"]["name"]], feed)
                 times.append((time.perf_counter() - t0) * 1e3)
-            print(f"{card['id']:<36} {f'{w}x{h}':>9} {t:>7} {statistics.median(times):>9.2f}")
+            med = statistics.median(times)
+            if args.json:
+                print(json.dumps({"model": card["id"], "input": f"{w}x{h}", "threads": t,
+                                  "backend": "onnxruntime-python " + ort.__version__,
+                                  "frames": len(times), "inference_ms": med}))
+            else:
+                print(f"{card['id']:<36} {f'{w}x{h}':>9} {t:>7} {med:>9.2f}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 #
 # Installs nothing: it checks the prerequisites and says what to install (.ci/cross installs
 # them on CI). Extra arguments go to `cargo test`, e.g. `scripts/cross-test-aarch64.sh --test
-# decode_cli` or `... -- --nocapture`.
+# cli` or `... -- --nocapture`.
 #
 # Under emulation EDGEPOSE_QEMU=1 is set (by the runner and here): the serial pseudo-terminal
 # tests skip themselves because qemu-user does not translate the TCGETS2 ioctl. Every other test
@@ -59,26 +59,18 @@ export QEMU_LD_PREFIX="$SYSROOT"
 export QEMU_CPU="${QEMU_CPU:-cortex-a72}"
 
 # Quick mode (CI): under emulation a tract inference is 100-250x slower than native (IMHN
-# 18 ms → ~5 s), so the whole-model accuracy sweeps alone take over half an hour. They are
-# skipped by name; everything else runs, including the IMHN int8 ort-vs-tract pose check and
-# the decoder conformance fixtures. The full suite: run this script without the variable.
-SKIP_ARGS=()
+# 18 ms → ~5 s), so the whole-model sweeps alone take over half an hour. They are one test
+# binary (tests/sweeps.rs) behind the default feature `sweeps`, which quick mode leaves out
+# (the other default, hw-display, stays on); everything else runs, including the IMHN int8
+# ort-vs-tract pose check and the decoder conformance fixtures. The full suite: run this
+# script without the variable.
+MODE_ARGS=()
 if [ "${EDGEPOSE_CROSS_QUICK:-0}" = "1" ]; then
-    for t in tfpose_paf_ap_on_coco_sample movenet_ap_on_coco_sample \
-        imhn_edge_fp32_and_int8_on_heldout_synthetic_scenes \
-        flip_tta_ap_meets_the_single_pass_floor mirrored_image_gives_mirrored_poses \
-        outputs_match_tract_for_every_card poses_match_tract_for_every_fp32_card \
-        heads_rows_match_the_graph_rows heads_persons_match_the_graph_persons; do
-        SKIP_ARGS+=(--skip "$t")
-    done
-    echo "cross-test-aarch64: quick mode, skipping the whole-model sweeps: ${SKIP_ARGS[*]}"
+    MODE_ARGS=(--no-default-features --features hw-display)
+    echo "cross-test-aarch64: quick mode, without the sweeps test binary: ${MODE_ARGS[*]}"
 fi
 
-echo "cross-test-aarch64: cargo test --workspace --target $TARGET $* (tests run under $(qemu-aarch64-static --version | head -n1), cpu $QEMU_CPU)"
+echo "cross-test-aarch64: cargo test --workspace --target $TARGET ${MODE_ARGS[*]} $* (tests run under $(qemu-aarch64-static --version | head -n1), cpu $QEMU_CPU)"
 start=$(date +%s)
-if [ ${#SKIP_ARGS[@]} -gt 0 ]; then
-    cargo test --workspace --target "$TARGET" "$@" -- "${SKIP_ARGS[@]}"
-else
-    cargo test --workspace --target "$TARGET" "$@"
-fi
+cargo test --workspace --target "$TARGET" "${MODE_ARGS[@]}" "$@"
 echo "cross-test-aarch64: passed in $(( $(date +%s) - start )) s (build + emulated tests)"

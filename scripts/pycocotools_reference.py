@@ -9,7 +9,7 @@ Writes tests/fixtures/eval/expected.json with the ten `COCOeval.stats` values fo
   an extra category);
 - "coco_sample_jitter": the real sample ground truth ../shared/data/coco-sample/test_coco.json
   with its keypoints jittered into detections by the rule in `jittered_sample_detections`,
-  which tests/eval_pycocotools.rs mirrors exactly (offsets are multiples of 0.5 and scores are
+  which tests/models/cocoeval.rs mirrors exactly (offsets are multiples of 0.5 and scores are
   float32 so both sides see bit-identical inputs).
 
 Re-run after changing the fixtures (from the repository root):
@@ -36,7 +36,7 @@ FIXTURES = REPO / "tests" / "fixtures" / "eval"
 SAMPLE_GT = REPO.parent / "shared" / "data" / "coco-sample" / "test_coco.json"
 NAMES = ["AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL"]
 
-# The jitter rule (mirrored in tests/eval_pycocotools.rs).
+# The jitter rule (mirrored in tests/models/cocoeval.rs).
 MISS_EVERY = 6  # annotation j is missed when j % 6 == 5
 DUPLICATE_EVERY = 4  # annotation j gets a second, worse detection when j % 4 == 1
 PRESENT_KEYPOINT_SCORE = np.float32(0.5)

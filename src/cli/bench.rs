@@ -26,19 +26,68 @@ pub struct Args {
     /// Network input size WxH (default: each card's).
     #[arg(long, value_parser = Size::parse)]
     pub input_size: Option<Size>,
-    /// Inference backend: tract, ort (feature `ort`) or tract-gpu (feature `tract-cuda`).
-    #[arg(long, default_value = "tract", value_parser = parse_backend)]
-    pub backend: edgepose::infer::backend::BackendKind,
+    #[command(flatten)]
+    pub backend: BackendArgs,
     /// Print JSON lines instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Backend choice and tract settings of the one-shot commands (`bench`, `eval`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct BackendArgs {
+    /// Inference backend: tract, ort (feature `ort`), tract-gpu (feature `tract-cuda`) or auto.
+    #[arg(long, default_value = "tract", value_parser = parse_backend)]
+    pub backend: edgepose::infer::backend::BackendKind,
+    /// tract: run in half precision (the `f32_to_f16` transform; `model.backend.tract.fp16`).
+    #[arg(long)]
+    pub fp16: bool,
+    /// tract: multi-threading gates PANELS,ELEMENTS,MACS (`model.backend.tract.*_threshold`;
+    /// an empty field keeps tract's default), e.g. `16,,` or `64,32768,2097152`.
+    #[arg(long, value_parser = parse_gates)]
+    pub tract_gates: Option<[Option<usize>; 3]>,
+}
+
+impl BackendArgs {
+    /// The backend configuration these flags ask for, with `threads` inference threads.
+    pub fn config(&self, threads: usize) -> BackendConfig {
+        let [panel, element, mac] = self.tract_gates.unwrap_or_default();
+        BackendConfig {
+            kind: self.backend,
+            threads: threads.max(1),
+            tract: edgepose::infer::backend::TractConfig {
+                fp16: self.fp16,
+                panel_threshold: panel,
+                element_threshold: element,
+                mac_threshold: mac,
+            },
+            ..Default::default()
+        }
+    }
 }
 
 fn parse_backend(s: &str) -> Result<edgepose::infer::backend::BackendKind, String> {
     serde::Deserialize::deserialize(
         serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s),
     )
-    .map_err(|e| format!("{e} (tract, ort, tract-gpu)"))
+    .map_err(|e| format!("{e} (tract, ort, tract-gpu, auto)"))
+}
+
+fn parse_gates(s: &str) -> Result<[Option<usize>; 3], String> {
+    let fields: Vec<&str> = s.split(',').collect();
+    let [p, e, m] = fields[..] else {
+        return Err(format!("'{s}': expected PANELS,ELEMENTS,MACS"));
+    };
+    let num = |f: &str| -> Result<Option<usize>, String> {
+        let f = f.trim();
+        if f.is_empty() {
+            return Ok(None);
+        }
+        f.parse()
+            .map(Some)
+            .map_err(|_| format!("'{f}' in '{s}' is not a count"))
+    };
+    Ok([num(p)?, num(e)?, num(m)?])
 }
 
 /// Warm-up frames before timing (first runs pay for lazy allocations and cold caches).
@@ -61,11 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     for model in &args.models {
         for &threads in &args.threads {
-            let config = BackendConfig {
-                kind: args.backend,
-                threads: threads.max(1),
-                ..Default::default()
-            };
+            let config = args.backend.config(threads);
             let mut det = Detector::load(model, &config, args.input_size)?;
             for _ in 0..WARMUP_FRAMES {
                 det.detect(&image)?;

@@ -119,10 +119,17 @@ fn backends(config: &edgepose::infer::backend::BackendConfig) {
         Err(e) => println!("  ort: not usable: {e}"),
     }
     #[cfg(not(feature = "ort"))]
-    {
-        let _ = config;
-        println!("  ort: not built (cargo feature `ort`)");
-    }
+    println!("  ort: not built (cargo feature `ort`)");
+    let auto = edgepose::infer::backend::choose(&edgepose::infer::backend::BackendConfig {
+        kind: edgepose::infer::backend::BackendKind::Auto,
+        ..config.clone()
+    });
+    println!(
+        "  auto: {} ({})",
+        auto.kind.as_str(),
+        auto.reason.trim_start_matches("auto: ")
+    );
+    println!("  configured: {}", config.kind.as_str());
 }
 
 fn models(extra: Option<&Path>) -> usize {

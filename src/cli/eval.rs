@@ -27,6 +27,9 @@ pub struct Args {
     /// Inference threads (with --model).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Backend and tract settings (with --model).
+    #[command(flatten)]
+    pub backend: super::bench::BackendArgs,
     /// Network input size WxH (with --model; default: the model card's).
     #[arg(long, value_parser = Size::parse)]
     pub input_size: Option<Size>,
@@ -53,10 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (dets, source) = match (&args.results, &args.model, &args.images) {
         (Some(path), _, _) => (eval::load_results(path)?, path.display().to_string()),
         (None, Some(model), Some(images)) => {
-            let config = edgepose::infer::backend::BackendConfig {
-                threads: args.threads.max(1),
-                ..Default::default()
-            };
+            let config = args.backend.config(args.threads);
             let mut det =
                 edgepose::infer::detector::Detector::load(model, &config, args.input_size)?;
             super::apply_tta_flags(&mut det, args.tta_flip, args.tta_scales.as_ref())?;

@@ -157,6 +157,7 @@ fn listen_serial(spec: &str, out: &mut Output) -> Result<()> {
     let cfg = SerialConfig::from_spec(spec)?;
     let mut buf = [0u8; 4096];
     let mut warned = false;
+    let mut read_log = RateLimit::default();
     loop {
         let mut port = match serialport::new(&cfg.device, cfg.baud)
             .timeout(SERIAL_READ_TIMEOUT)
@@ -192,7 +193,9 @@ fn listen_serial(spec: &str, out: &mut Output) -> Result<()> {
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => out.tick(),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    tracing::warn!(port = %cfg.device, "read failed ({e}); reopening");
+                    if let Some(repeated) = read_log.hit() {
+                        tracing::warn!(repeated, port = %cfg.device, "read failed ({e}); reopening");
+                    }
                     warned = true;
                     // A partial frame from before the failure cannot be completed.
                     out.decoder.reset();

@@ -33,6 +33,8 @@ pub struct Args {
 /// flushed, summary logged), re-reads the configuration and starts again with it; when the
 /// configuration no longer loads, the daemon exits with the error instead.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Before any thread: the daemon's RSS stays near its live memory (README, "Memory").
+    edgepose::infer::backend::lean_allocator();
     let mut overrides = args.set.clone();
     if let Some(n) = args.frames {
         overrides.push(format!("daemon.max_frames={n}"));

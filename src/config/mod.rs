@@ -19,7 +19,7 @@ pub use web::{HttpConfig, ImageFormat, RecorderConfig};
 
 use crate::display::DisplayConfig;
 use crate::infer::backend::BackendConfig;
-use crate::sink::{JsonlConfig, MqttConfig, SerialConfig};
+use crate::sink::{JsonlConfig, MqttConfig, Ros2Config, SerialConfig};
 use crate::source::SourceConfig;
 use crate::track::TrackerConfig;
 use crate::util::Size;
@@ -120,6 +120,7 @@ pub struct SinksConfig {
     pub jsonl: Option<JsonlConfig>,
     pub serial: Option<SerialConfig>,
     pub mqtt: Option<MqttConfig>,
+    pub ros2: Option<Ros2Config>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -366,6 +367,10 @@ impl Config {
         if let Some(mqtt) = &self.sinks.mqtt {
             mqtt.validate()
                 .map_err(|e| invalid("sinks.mqtt", e.to_string()))?;
+        }
+        if let Some(ros2) = &self.sinks.ros2 {
+            ros2.validate()
+                .map_err(|e| invalid("sinks.ros2", e.to_string()))?;
         }
         self.display
             .validate()

@@ -7,9 +7,9 @@
 //! display is logged, counted and reopened with backoff ([`Resilient`]), so a loose cable
 //! never stops the pose stream.
 //!
-//! Rendering is pinned by golden images (tests/golden/, `cargo test --test display_golden`);
+//! Rendering is pinned by golden images (tests/golden/, `cargo test --test display golden`);
 //! after an intended change regenerate them with `EDGEPOSE_BLESS=1 cargo test --test
-//! display_golden` and look at them before committing. Try a display without a camera:
+//! display golden` and look at them before committing. Try a display without a camera:
 //! `cargo run --example display_demo -- png:target/display-demo`.
 
 mod config;

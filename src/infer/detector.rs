@@ -36,6 +36,8 @@ pub struct Detector {
     /// Test-time augmentation passes, when the card or [`Detector::set_tta`] asks for them.
     tta: Option<crate::infer::tta::Tta>,
     backend_config: BackendConfig,
+    /// Which runtime runs and why (`auto` resolved).
+    backend_choice: backend::Choice,
 }
 
 impl Detector {
@@ -58,7 +60,7 @@ impl Detector {
         use anyhow::Context as _;
         card.verify_checksum()?;
         let (w, h) = card.input_size(input_size).map_err(anyhow::Error::msg)?;
-        let backend = backend::open(&card, config, w, h)
+        let (backend, backend_choice) = backend::open_chosen(&card, config, w, h)
             .with_context(|| format!("loading model '{}' at {w}x{h}", card.id))?;
         let preprocessor = Preprocessor::new(&card, w, h);
         let decoder = decode::for_card(&card);
@@ -78,6 +80,7 @@ impl Detector {
             output_shape,
             tta,
             backend_config: config.clone(),
+            backend_choice,
         })
     }
 
@@ -100,7 +103,12 @@ impl Detector {
     pub fn fork(&self) -> anyhow::Result<Detector> {
         use anyhow::Context as _;
         let (w, h) = self.preprocessor.input_size();
-        let backend = backend::fork_or_open(&*self.backend, &self.card, &self.backend_config, w, h)
+        // The runtime the first worker ended up with (`auto` resolved), not a new choice.
+        let resolved = BackendConfig {
+            kind: self.backend_choice.kind,
+            ..self.backend_config.clone()
+        };
+        let backend = backend::fork_or_open(&*self.backend, &self.card, &resolved, w, h)
             .with_context(|| format!("loading model '{}' for another worker", self.card.id))?;
         let tta = match &self.tta {
             Some(t) => Some(t.fork(&self.card, &self.backend_config)?),
@@ -114,6 +122,7 @@ impl Detector {
             output_shape: self.output_shape.clone(),
             tta,
             backend_config: self.backend_config.clone(),
+            backend_choice: self.backend_choice.clone(),
         })
     }
 
@@ -125,6 +134,11 @@ impl Detector {
     /// Name of the inference runtime.
     pub fn backend_name(&self) -> &str {
         self.backend.name()
+    }
+
+    /// Which runtime runs and why (the configured kind, or what `auto` found).
+    pub fn backend_choice(&self) -> &backend::Choice {
+        &self.backend_choice
     }
 
     /// Network input size.

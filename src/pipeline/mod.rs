@@ -268,9 +268,20 @@ impl Pipeline {
                 crate::sink::MqttSink::open(c).context("opening the MQTT sink")?,
             ));
         }
+        #[cfg(feature = "ros2")]
+        if let Some(c) = &config.sinks.ros2 {
+            sinks.push(Box::new(
+                crate::sink::Ros2Sink::open(c.clone()).context("opening the ROS 2 sink")?,
+            ));
+        }
         let display = crate::display::open(&config.display).context("opening the display")?;
         let names: Vec<String> = cameras.iter().map(|c| c.label().to_owned()).collect();
-        let stats = Arc::new(Stats::new(&names, detectors.len()));
+        let stats = Stats::new(&names, detectors.len());
+        let _ = stats.backend.set((
+            detectors[0].backend_name().to_owned(),
+            detectors[0].backend_choice().clone(),
+        ));
+        let stats = Arc::new(stats);
         Ok(Pipeline {
             config,
             cameras,
@@ -322,6 +333,7 @@ impl Pipeline {
             cameras = ?cameras.iter().map(|c| format!("{}: {}", c.label(), c.source.describe())).collect::<Vec<_>>(),
             model = %model_name,
             backend = detectors[0].backend_name(),
+            backend_reason = %detectors[0].backend_choice().reason,
             input = ?detectors[0].input_size(),
             workers,
             sinks = ?sinks.iter().map(|s| s.describe()).collect::<Vec<_>>(),

@@ -152,6 +152,8 @@ pub struct Stats {
     /// Time the output thread spent per frame (tracker, sinks, display).
     pub output: Mutex<Window>,
     pub sinks: Mutex<Vec<SinkReport>>,
+    /// The runtime that runs and why (`model.backend.kind = "auto"` resolved), set at start.
+    pub backend: std::sync::OnceLock<(String, crate::infer::backend::Choice)>,
 }
 
 impl Stats {
@@ -250,6 +252,17 @@ impl Stats {
             "# HELP edgepose_workers inference workers\n# TYPE edgepose_workers gauge\nedgepose_workers{{model=\"{model}\"}} {}",
             self.workers
         );
+        if let Some((name, choice)) = self.backend.get() {
+            let _ = writeln!(
+                s,
+                "# HELP edgepose_backend_info the inference runtime and why it was chosen\n\
+                 # TYPE edgepose_backend_info gauge\n\
+                 edgepose_backend_info{{model=\"{model}\",kind=\"{}\",backend=\"{}\",reason=\"{}\"}} 1",
+                choice.kind.as_str(),
+                label(name),
+                label(&choice.reason)
+            );
+        }
         let sinks = self.sinks();
         let per_sink: [SinkCounter; 7] = [
             (
@@ -449,6 +462,27 @@ mod tests {
         let p50 = w.percentile_ms(0.5).unwrap_or_default();
         assert!((2480.0..=2500.0).contains(&p50), "{p50}");
         assert_eq!(w.percentile_ms(1.0), Some(3000.0));
+    }
+
+    #[test]
+    fn metrics_say_which_backend_runs_and_why() {
+        let stats = Stats::new(&["cam".into()], 1);
+        assert!(!stats.prometheus("m").contains("edgepose_backend_info"));
+        let choice = crate::infer::backend::Choice {
+            kind: crate::infer::backend::BackendKind::Tract,
+            reason: "onnxruntime at /x/\"q\".so failed to load".into(),
+        };
+        let _ = stats.backend.set(("tract-cpu x1".into(), choice));
+        let text = stats.prometheus("m");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("edgepose_backend_info{"))
+            .unwrap_or_else(|| panic!("no backend_info sample:\n{text}"));
+        assert_eq!(
+            line,
+            "edgepose_backend_info{model=\"m\",kind=\"tract\",backend=\"tract-cpu x1\",\
+             reason=\"onnxruntime at /x/\\\"q\\\".so failed to load\"} 1"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! - [`serial::SerialSink`]: wire frames ([`edgepose_wire`]) over a UART;
 //! - [`mqtt::MqttSink`]: wire frames (and optionally JSON) to an MQTT broker;
-//! - [`jsonl::JsonlSink`]: one JSON object per frame to stdout or a file.
+//! - [`jsonl::JsonlSink`]: one JSON object per frame to stdout or a file;
+//! - `ros2::Ros2Sink` (feature `ros2`): ROS4HRI and vision_msgs topics in a ROS 2 graph.
 //!
 //! The daemon calls sinks from one dedicated thread. Sinks that talk to devices or networks
 //! never block that thread for long: `send` encodes the frame and hands it to a bounded queue
@@ -18,6 +19,7 @@
 pub mod jsonl;
 pub mod mqtt;
 mod queue;
+pub mod ros2;
 pub mod serial;
 
 use crate::pose::FramePoses;
@@ -26,6 +28,9 @@ use std::time::Duration;
 
 pub use jsonl::{JsonlConfig, JsonlSink};
 pub use mqtt::{MqttConfig, MqttSink};
+pub use ros2::Ros2Config;
+#[cfg(feature = "ros2")]
+pub use ros2::Ros2Sink;
 pub use serial::{SerialConfig, SerialSink};
 
 /// Error from a sink. Transient device trouble is not an error of `send` (the sink retries in

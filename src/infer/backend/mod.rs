@@ -62,6 +62,9 @@ pub enum BackendKind {
     /// tract on the CPU: pure Rust, every target (x86_64, aarch64, armv7).
     #[default]
     Tract,
+    /// onnxruntime when this build has `ort` and a library is found and loads, else tract:
+    /// the daemon's default (onnxruntime ran MoveNet 3x faster than tract here).
+    Auto,
     /// onnxruntime through a libonnxruntime.so found at run time (cargo feature `ort`).
     Ort,
     /// tract on the GPU through its CUDA runtime, falling back to the CPU (feature `tract-cuda`).
@@ -82,6 +85,25 @@ pub struct BackendConfig {
     pub providers: Vec<String>,
     /// Where the TensorRT provider caches its built engines (building one takes minutes).
     pub trt_cache_dir: Option<std::path::PathBuf>,
+    /// tract's settings (`kind = "tract"`, or `"auto"` when it runs tract).
+    pub tract: TractConfig,
+}
+
+/// tract settings: half precision and the multi-threading gates of `tract_linalg`. The gates
+/// are process-wide in tract (the last model loaded sets them); unset keeps tract's default.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TractConfig {
+    /// Run the network in f16 (tract's `f32_to_f16` transform): for ARM CPUs with fp16
+    /// arithmetic (Pi 5's Cortex-A76, Jetson Orin's A78AE); elsewhere tract emulates it, slower.
+    pub fp16: bool,
+    /// Matrix products with fewer panels run on one thread (tract's default 64).
+    pub panel_threshold: Option<usize>,
+    /// Row-parallel element-wise work below this many elements runs on one thread (32768).
+    pub element_threshold: Option<usize>,
+    /// Matrix-vector products with at least this many multiply-adds are threaded even with
+    /// few panels (2^21).
+    pub mac_threshold: Option<usize>,
 }
 
 impl Default for BackendConfig {
@@ -92,6 +114,7 @@ impl Default for BackendConfig {
             ort_library: None,
             providers: vec!["cpu".to_owned()],
             trt_cache_dir: None,
+            tract: TractConfig::default(),
         }
     }
 }
@@ -116,6 +139,83 @@ pub trait Backend: Send {
     }
 }
 
+impl BackendKind {
+    /// The configuration name ("tract", "ort", "tract-gpu", "auto").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Tract => "tract",
+            BackendKind::Auto => "auto",
+            BackendKind::Ort => "ort",
+            BackendKind::TractGpu => "tract-gpu",
+        }
+    }
+}
+
+/// Which runtime runs and why: `kind = "auto"` resolved, for the start-up log, `doctor` and
+/// the metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// The runtime that runs (never [`BackendKind::Auto`]).
+    pub kind: BackendKind,
+    /// One line: "configured", or what `auto` found.
+    pub reason: String,
+}
+
+/// Set once `auto` has fallen back to tract after a failure: the warning is logged once per
+/// process, not once per backend (test-time augmentation opens several).
+static AUTO_FALLBACK_WARNED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+fn auto_fallback(reason: String) -> Choice {
+    use std::sync::atomic::Ordering;
+    if !AUTO_FALLBACK_WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!("backend auto: {reason}; running tract instead");
+    } else {
+        tracing::debug!("backend auto: {reason}; running tract instead");
+    }
+    Choice {
+        kind: BackendKind::Tract,
+        reason: format!("{reason}; tract runs instead"),
+    }
+}
+
+/// Resolves `config.kind` without loading a model: for `auto`, searches for onnxruntime the
+/// way `kind = "ort"` does and loads the library (once per process).
+pub fn choose(config: &BackendConfig) -> Choice {
+    if config.kind != BackendKind::Auto {
+        return Choice {
+            kind: config.kind,
+            reason: "configured".into(),
+        };
+    }
+    #[cfg(feature = "ort")]
+    {
+        let Some(path) = ort::find_library(config.ort_library.as_deref()) else {
+            return Choice {
+                kind: BackendKind::Tract,
+                reason: "auto: no libonnxruntime found (model.backend.ort_library, \
+                         $ORT_DYLIB_PATH, /usr/lib, /usr/local/lib, models/.venv)"
+                    .into(),
+            };
+        };
+        match ort::load_library(config.ort_library.as_deref()) {
+            Ok((path, version)) => Choice {
+                kind: BackendKind::Ort,
+                reason: format!("auto: onnxruntime {version} found at {}", path.display()),
+            },
+            Err(e) => auto_fallback(format!(
+                "onnxruntime at {} failed to load ({e})",
+                path.display()
+            )),
+        }
+    }
+    #[cfg(not(feature = "ort"))]
+    Choice {
+        kind: BackendKind::Tract,
+        reason: "auto: this build has no onnxruntime (cargo feature `ort`)".into(),
+    }
+}
+
 /// Loads the card's network into the configured backend at input size `width` x `height`.
 pub fn open(
     card: &ModelCard,
@@ -123,10 +223,55 @@ pub fn open(
     width: u32,
     height: u32,
 ) -> Result<Box<dyn Backend>, BackendError> {
+    open_chosen(card, config, width, height).map(|(backend, _)| backend)
+}
+
+/// [`open`], also saying which runtime runs and why. With `auto`, an onnxruntime that cannot
+/// load this model falls back to tract (one warning per process).
+pub fn open_chosen(
+    card: &ModelCard,
+    config: &BackendConfig,
+    width: u32,
+    height: u32,
+) -> Result<(Box<dyn Backend>, Choice), BackendError> {
+    let choice = choose(config);
+    let concrete = BackendConfig {
+        kind: choice.kind,
+        ..config.clone()
+    };
+    let opened = open_kind(card, &concrete, width, height);
+    release_freed_memory();
+    match opened {
+        Ok(backend) => Ok((backend, choice)),
+        Err(e) if config.kind == BackendKind::Auto && choice.kind != BackendKind::Tract => {
+            let choice = auto_fallback(format!(
+                "{} could not load model '{}' ({e})",
+                choice.kind.as_str(),
+                card.id
+            ));
+            let tract = BackendConfig {
+                kind: BackendKind::Tract,
+                ..config.clone()
+            };
+            let backend = open_kind(card, &tract, width, height);
+            release_freed_memory();
+            Ok((backend?, choice))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn open_kind(
+    card: &ModelCard,
+    config: &BackendConfig,
+    width: u32,
+    height: u32,
+) -> Result<Box<dyn Backend>, BackendError> {
     match config.kind {
-        BackendKind::Tract => Ok(Box::new(tract::TractBackend::load(
+        BackendKind::Tract | BackendKind::Auto => Ok(Box::new(tract::TractBackend::load(
             card,
             config.threads,
+            &config.tract,
             width,
             height,
         )?)),
@@ -149,6 +294,38 @@ pub fn open(
         BackendKind::TractGpu => Err(BackendError::Unavailable(
             "tract-gpu: rebuild with `--features tract-cuda` to use tract's CUDA runtime".into(),
         )),
+    }
+}
+
+/// Hands the heap memory freed while loading (the ONNX protobuf, the unoptimised graphs, the
+/// loader's scratch copies of the weights) back to the system: glibc keeps freed chunks in its
+/// arenas, so without this the daemon's RSS stays at the loading peak (MoveNet: ~2x).
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Allocations from this size up get their own mapping, returned to the system when freed.
+/// glibc's default starts at 128 KiB but rises to 32 MiB as big blocks are freed, after which
+/// tract's per-frame activations and im2col buffers (several MiB for MoveNet) stay in the
+/// heap as fragments: 2x the live memory. A fixed 4 MiB keeps the speed of the default (1 MiB
+/// or less cost MoveNet 1.6-2x in page faults here) and most of the saving.
+pub const MMAP_THRESHOLD_BYTES: i32 = 4 << 20;
+/// One malloc arena for the whole daemon instead of one per thread (per core): frames and
+/// network outputs are allocated in one thread and freed in another.
+pub const MALLOC_ARENAS: i32 = 1;
+
+/// Sets glibc's allocator up for a long-running daemon with a small, steady footprint (see
+/// [`MMAP_THRESHOLD_BYTES`]); call before any thread starts. No-op on other C libraries.
+pub fn lean_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets glibc's allocator parameters; called before threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
     }
 }
 

@@ -24,9 +24,11 @@ use crate::infer::model::{DType, ModelCard};
 pub const ORT_LIBRARY_ENV: &str = "ORT_DYLIB_PATH";
 
 /// Places searched for libonnxruntime when neither the configuration nor `$ORT_DYLIB_PATH` name
-/// one: system installs (JetPack, distribution packages) and the project's Python venv, whose
+/// one: the board package's own copy (`edgepose-onnxruntime`, scripts/onnxruntime-deb.sh),
+/// system installs (JetPack, distribution packages) and the project's Python venv, whose
 /// `onnxruntime` wheel carries the library in `onnxruntime/capi/`.
 pub const ORT_LIBRARY_SEARCH: &[&str] = &[
+    "/usr/lib/edgepose/libonnxruntime.so*",
     "/usr/lib/libonnxruntime.so*",
     "/usr/local/lib/libonnxruntime.so*",
     "/usr/lib/aarch64-linux-gnu/libonnxruntime.so*",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 
-use super::{input_shape, Backend, BackendError, InputBuffer};
+use super::{input_shape, Backend, BackendError, InputBuffer, TractConfig};
 use crate::infer::model::{DType, ModelCard};
 
 pub struct TractBackend {
@@ -17,6 +17,8 @@ pub struct TractBackend {
     state: TypedSimpleState,
     /// Shared with tract only during `run`; exclusively ours in between, so it is refilled in place.
     input: Arc<Tensor>,
+    /// The graph runs in f16 (`TractConfig::fp16`): the f32 input and output are converted.
+    fp16: bool,
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
     output: Vec<f32>,
@@ -178,13 +180,24 @@ impl TractBackend {
     pub fn load(
         card: &ModelCard,
         threads: usize,
+        tuning: &TractConfig,
         width: u32,
         height: u32,
     ) -> Result<Self, BackendError> {
+        apply_threading_gates(tuning);
         let mut g = CheckedGraph::load(card, width, height)?;
+        // Each step consumes the previous graph, so the ONNX-level model and the decluttered
+        // one are freed as soon as the next exists: only the optimised plan stays.
         let typed = std::mem::take(&mut g.model)
-            .into_optimized()
+            .into_typed()
+            .and_then(|m| m.into_decluttered())
             .map_err(|e| g.untyped(e))?;
+        let typed = if tuning.fp16 {
+            to_f16(typed).map_err(|e| g.untyped(e))?
+        } else {
+            typed
+        };
+        let typed = typed.into_optimized().map_err(|e| g.untyped(e))?;
         let output_shape = g.fixed_shape(typed.output_fact(0).ok())?;
         let plan = typed
             .into_runnable_with_options(&CheckedGraph::run_options(threads))
@@ -193,15 +206,45 @@ impl TractBackend {
         let input = Tensor::zero_dt(g.dt, &g.shape).map_err(|e| g.load_err(e))?;
         let output = vec![0.0; output_shape.iter().product()];
         Ok(TractBackend {
-            name: format!("tract-cpu x{}", threads.max(1)),
+            name: format!(
+                "tract-cpu{} x{}",
+                if tuning.fp16 { "-f16" } else { "" },
+                threads.max(1)
+            ),
             plan,
             state,
             input: Arc::new(input),
+            fp16: tuning.fp16,
             input_shape: g.shape,
             output_shape,
             output,
         })
     }
+}
+
+/// Sets tract's process-wide multi-threading gates that `tuning` names.
+fn apply_threading_gates(tuning: &TractConfig) {
+    use tract_linalg::multithread as mt;
+    if let Some(v) = tuning.panel_threshold {
+        mt::set_threading_panel_threshold(v);
+    }
+    if let Some(v) = tuning.element_threshold {
+        mt::set_threading_element_threshold(v);
+    }
+    if let Some(v) = tuning.mac_threshold {
+        mt::set_threading_mac_threshold(v);
+    }
+}
+
+/// tract's f32-to-f16 transform: weights and activations in half precision. The graph's f32
+/// input and output become f16 too; `run` converts at both ends.
+fn to_f16(mut typed: TypedModel) -> TractResult<TypedModel> {
+    let translator = tract_onnx::tract_core::floats::FloatPrecisionTranslator::new(
+        f32::datum_type(),
+        f16::datum_type(),
+    );
+    typed.transform(&translator)?;
+    Ok(typed)
 }
 
 impl Backend for TractBackend {
@@ -222,12 +265,28 @@ impl Backend for TractBackend {
     }
 
     fn run(&mut self) -> Result<&[f32], BackendError> {
-        let input = TValue::from_const(Arc::clone(&self.input));
-        let outputs = self
-            .state
-            .run(tvec![input])
-            .map_err(|e| BackendError::Run(format!("{e:#}")))?;
-        copy_output(&outputs, &mut self.output, &self.output_shape)?;
+        let run_err = |e: anyhow::Error| BackendError::Run(format!("{e:#}"));
+        let input = if self.fp16 && self.input.datum_type() == f32::datum_type() {
+            TValue::from(self.input.cast_to::<f16>().map_err(run_err)?.into_owned())
+        } else {
+            TValue::from_const(Arc::clone(&self.input))
+        };
+        let outputs = self.state.run(tvec![input]).map_err(run_err)?;
+        if self.fp16 {
+            let out = outputs
+                .first()
+                .ok_or_else(|| BackendError::Run("the graph produced no output".into()))?
+                .cast_to::<f32>()
+                .map_err(run_err)?
+                .into_owned();
+            copy_output(
+                &tvec![out.into_tvalue()],
+                &mut self.output,
+                &self.output_shape,
+            )?;
+        } else {
+            copy_output(&outputs, &mut self.output, &self.output_shape)?;
+        }
         Ok(&self.output)
     }
 
@@ -239,6 +298,7 @@ impl Backend for TractBackend {
                 plan: Arc::clone(&self.plan),
                 state: TypedSimpleState::new(&self.plan)?,
                 input: Arc::new(input),
+                fp16: self.fp16,
                 input_shape: self.input_shape.clone(),
                 output_shape: self.output_shape.clone(),
                 output: vec![0.0; self.output.len()],

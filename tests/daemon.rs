@@ -1,0 +1,15 @@
+//! The daemon end to end (`edgepose run`): the pipeline, the worker pool and several cameras,
+//! supervision and the fault scenarios, board presets, the tracker on synthetic walkers.
+//!
+//! One binary per area (link time); the modules are in `tests/daemon/`, helpers in
+//! `tests/support/` (README, "Development", says where a new test goes).
+
+mod support;
+
+mod daemon {
+    mod boards;
+    mod e2e;
+    mod faults;
+    mod pool;
+    mod track;
+}
