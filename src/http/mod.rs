@@ -20,8 +20,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use crate::config::HttpConfig;
+use crate::pipeline::stats::write_metric;
 use crate::pipeline::Stats;
-use crate::sink::JsonFrame;
+use crate::pose::JsonFrame;
 use crate::tap::{Tap, TapNext};
 
 pub use mjpeg::Mjpeg;
@@ -357,7 +358,6 @@ fn health(cx: &Context) -> (bool, String) {
 }
 
 fn metrics_text(cx: &Context) -> String {
-    use std::fmt::Write as _;
     let mut s = cx.stats.prometheus(&cx.info.model);
     let c = &cx.counters;
     let counters = [
@@ -393,9 +393,13 @@ fn metrics_text(cx: &Context) -> String {
         ),
     ];
     for (name, v, help) in counters {
-        let _ = writeln!(
-            s,
-            "# HELP edgepose_{name}_total {help}\n# TYPE edgepose_{name}_total counter\nedgepose_{name}_total {v}"
+        write_metric(
+            &mut s,
+            "counter",
+            &format!("edgepose_{name}_total"),
+            help,
+            "",
+            v,
         );
     }
     let gauges = [
@@ -411,10 +415,7 @@ fn metrics_text(cx: &Context) -> String {
         ),
     ];
     for (name, v, help) in gauges {
-        let _ = writeln!(
-            s,
-            "# HELP edgepose_{name} {help}\n# TYPE edgepose_{name} gauge\nedgepose_{name} {v}"
-        );
+        write_metric(&mut s, "gauge", &format!("edgepose_{name}"), help, "", v);
     }
     s
 }
@@ -429,11 +430,6 @@ fn status_json(cx: &Context) -> serde_json::Value {
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let latest = cx.tap.latest();
     let (healthy, health_text) = health(cx);
-    let sink_errors: u64 = st
-        .sinks()
-        .iter()
-        .map(|s| s.send_errors + s.stats.errors)
-        .sum();
     let camera = |c: &CameraStats| {
         serde_json::json!({
             "name": c.name,
@@ -468,20 +464,7 @@ fn status_json(cx: &Context) -> serde_json::Value {
             "persons": f.poses.persons.len(),
             "age_ms": f.published.elapsed().as_secs_f64() * 1e3,
         })),
-        "counters": {
-            "captured": st.total(|c| &c.captured),
-            "inferred": st.total(|c| &c.inferred),
-            "published": st.total(|c| &c.published),
-            "persons": st.total(|c| &c.persons),
-            "bad_frames": st.total(|c| &c.bad_frames),
-            "source_errors": st.total(|c| &c.source_errors),
-            "inference_errors": st.total(|c| &c.inference_errors),
-            "stale": st.cameras.iter().map(CameraStats::stale).sum::<u64>(),
-            "late_frames": st.total(|c| &c.late_frames),
-            "decode_drops": st.total(|c| &c.decode_drops),
-            "sink_errors": sink_errors,
-            "display_errors": n(&st.display_errors),
-        },
+        "counters": st.counters_json(),
         "latency_ms": {
             "capture_p50": lat(|c| &c.capture, 0.5),
             "preprocess_p50": lat(|c| &c.preprocess, 0.5),

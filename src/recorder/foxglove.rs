@@ -18,7 +18,7 @@ pub const IMAGE_ANNOTATIONS_SCHEMA: &str = schemas::IMAGE_ANNOTATIONS;
 /// One pose frame: the JSON-lines sink's object.
 pub const POSE_FRAME_SCHEMA: &str = r#"{"title":"edgepose.PoseFrame","description":"One frame of the edgepose JSON-lines schema","type":"object","properties":{"version":{"type":"integer"},"device_id":{"type":"integer"},"seq":{"type":"integer"},"timestamp_us":{"type":"integer"},"width":{"type":"integer"},"height":{"type":"integer"},"model_id":{"type":"integer"},"persons":{"type":"array","items":{"type":"object","properties":{"track_id":{"type":"integer"},"score":{"type":"number"},"keypoints":{"type":"array","minItems":17,"maxItems":17,"items":{"anyOf":[{"type":"null"},{"type":"array","items":{"type":"number"},"minItems":3,"maxItems":3}]}}}}}}}"#;
 /// The pipeline's counters, once a second.
-pub const STATS_SCHEMA: &str = r#"{"title":"edgepose.Stats","type":"object","properties":{"model":{"type":"string"},"fps":{"type":"number"},"captured":{"type":"integer"},"inferred":{"type":"integer"},"published":{"type":"integer"},"persons":{"type":"integer"},"bad_frames":{"type":"integer"},"source_errors":{"type":"integer"},"inference_errors":{"type":"integer"},"sink_errors":{"type":"integer"},"inference_ms_p50":{"type":["number","null"]},"end_to_end_ms_p50":{"type":["number","null"]}}}"#;
+pub const STATS_SCHEMA: &str = r#"{"title":"edgepose.Stats","type":"object","properties":{"model":{"type":"string"},"fps":{"type":"number"},"counters":{"type":"object","description":"totals over the cameras (the same object as /api/status counters)","additionalProperties":{"type":"integer"}},"inference_ms_p50":{"type":["number","null"]},"end_to_end_ms_p50":{"type":["number","null"]}}}"#;
 
 /// Foxglove's schemas with the nested types (time, colour, point) written out in place.
 mod schemas {
@@ -175,14 +175,7 @@ pub fn stats_json(stats: &Stats, fps: f64, model: &str) -> Value {
     json!({
         "model": model,
         "fps": fps,
-        "captured": stats.total(|c| &c.captured),
-        "inferred": stats.total(|c| &c.inferred),
-        "published": stats.total(|c| &c.published),
-        "persons": stats.total(|c| &c.persons),
-        "bad_frames": stats.total(|c| &c.bad_frames),
-        "source_errors": stats.total(|c| &c.source_errors),
-        "inference_errors": stats.total(|c| &c.inference_errors),
-        "sink_errors": stats.sinks().iter().map(|s| s.send_errors + s.stats.errors).sum::<u64>(),
+        "counters": stats.counters_json(),
         "inference_ms_p50": p50(first.map(|c| &c.inference)),
         "end_to_end_ms_p50": p50(first.map(|c| &c.end_to_end)),
     })

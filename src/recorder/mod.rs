@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 pub use crate::config::{ImageFormat, RecorderConfig};
 use crate::pipeline::Stats;
-use crate::sink::JsonFrame;
+use crate::pose::JsonFrame;
 use crate::tap::{Tap, TapFrame, TapNext};
 
 /// Topics written (and read back by the `mcap` source).

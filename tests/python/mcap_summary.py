@@ -1,7 +1,7 @@
 """Reads edgepose MCAP recordings with the `mcap` package (an independent reader) and prints
 one JSON object: per file its channels (topic, schema name and encoding, message encoding),
 message counts per topic, the /poses sequence numbers, the image formats and magic bytes, and
-the annotation types seen. Used by tests/recorder_mcap.rs."""
+the annotation types seen. Used by tests/daemon/recorder.rs."""
 
 import base64
 import json

@@ -2,32 +2,28 @@
 //! expected channels, schemas and message counts; files rotate by duration; a recording
 //! replayed through the `mcap` source gives the live run's poses.
 
-mod shared_data;
-mod sink_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sink_support::require;
+use crate::support::{
+    coco_sample_dir, read_jsonl, require, skip_under_emulation, venv_python_with,
+};
+
+/// Why these tests skip under qemu-user: each runs several frames through the model.
+const SLOW_EMULATED: &str = "needs several model inferences, tens of seconds each";
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgepose");
 
-/// The project venv's Python (`EDGEPOSE_VENV` or models/.venv) with the `mcap` package.
+/// The project venv's Python with the `mcap` package, or `None` (skip; fails under CI=true).
 fn python_with_mcap() -> Option<PathBuf> {
-    let venv = std::env::var_os("EDGEPOSE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/.venv")));
-    let python = venv.join("bin/python");
-    let ok = Command::new(&python)
-        .args(["-c", "import mcap.reader"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let python = venv_python_with("mcap.reader");
     require(
-        ok,
+        python.is_some(),
         "the `mcap` Python package in the project venv (pip install -r tests/python/requirements.txt)",
     )
     .then_some(python)
+    .flatten()
 }
 
 fn summarize(python: &Path, files: &[PathBuf]) -> serde_json::Value {
@@ -49,8 +45,7 @@ fn summarize(python: &Path, files: &[PathBuf]) -> serde_json::Value {
 
 /// Two COCO sample photos (one and several persons), or `None` (skip).
 fn images() -> Option<Vec<PathBuf>> {
-    shared_data::coco_sample_dir()
-        .map(|d| vec![d.join("000000000785.jpg"), d.join("000000196141.jpg")])
+    coco_sample_dir().map(|d| vec![d.join("000000000785.jpg"), d.join("000000196141.jpg")])
 }
 
 /// `edgepose run` with `args`; panics on failure.
@@ -94,16 +89,14 @@ fn live_args(dir: &Path, images: &[PathBuf], frames: u64, extra: &[[String; 2]])
     args
 }
 
-fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .expect("jsonl written")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect()
-}
-
 #[test]
 fn the_mcap_package_reads_the_expected_channels_schemas_and_counts() {
+    if skip_under_emulation(
+        "the_mcap_package_reads_the_expected_channels_schemas_and_counts",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     let (Some(images), Some(python)) = (images(), python_with_mcap()) else {
         return;
     };
@@ -169,6 +162,12 @@ fn the_mcap_package_reads_the_expected_channels_schemas_and_counts() {
 
 #[test]
 fn recordings_rotate_by_duration_and_every_file_is_complete() {
+    if skip_under_emulation(
+        "recordings_rotate_by_duration_and_every_file_is_complete",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     let (Some(images), Some(python)) = (images(), python_with_mcap()) else {
         return;
     };
@@ -218,6 +217,9 @@ fn recordings_rotate_by_duration_and_every_file_is_complete() {
 
 #[test]
 fn a_replayed_recording_gives_the_live_poses() {
+    if skip_under_emulation("a_replayed_recording_gives_the_live_poses", SLOW_EMULATED) {
+        return;
+    }
     let Some(images) = images() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let rec = dir.path().join("live.mcap");

@@ -4,16 +4,16 @@
 //! when the source stalls, the token is enforced, and `/metrics` (through the older
 //! `daemon.metrics_port` key) answers while idle connections are open.
 
-mod shared_data;
-mod sink_support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sink_support::{free_port, have_program, require};
+use crate::support::{coco_sample_dir, free_port, have_program, require, skip_under_emulation};
+
+/// Why these tests skip under qemu-user: each runs several frames through the model.
+const SLOW_EMULATED: &str = "needs several model inferences, tens of seconds each";
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgepose");
 /// Model loading plus the first frames on a busy 2-core machine.
@@ -197,7 +197,7 @@ fn next_part(r: &mut BufReader<TcpStream>) -> Vec<u8> {
 
 /// The COCO sample's single-skier image (a real photo), or `None` (skip).
 fn person_image() -> Option<PathBuf> {
-    shared_data::coco_sample_dir().map(|d| d.join("000000000785.jpg"))
+    coco_sample_dir().map(|d| d.join("000000000785.jpg"))
 }
 
 fn artefact_dir() -> PathBuf {
@@ -247,6 +247,12 @@ fn side_of(k: usize) -> usize {
 
 #[test]
 fn headless_chromium_shows_the_camera_image_with_the_skeleton_on_the_keypoints() {
+    if skip_under_emulation(
+        "headless_chromium_shows_the_camera_image_with_the_skeleton_on_the_keypoints",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     let Some(image) = person_image() else { return };
     let Some(chromium) = find_chromium() else {
         require(false, "chromium (apt-get install chromium)");
@@ -356,6 +362,12 @@ fn headless_chromium_shows_the_camera_image_with_the_skeleton_on_the_keypoints()
 
 #[test]
 fn mjpeg_parts_decode_at_the_configured_rate_and_viewers_share_one_encoding() {
+    if skip_under_emulation(
+        "mjpeg_parts_decode_at_the_configured_rate_and_viewers_share_one_encoding",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     let Some(image) = person_image() else { return };
     const MAX_FPS: f64 = 4.0;
     let d = Daemon::start(
@@ -427,6 +439,12 @@ fn mjpeg_parts_decode_at_the_configured_rate_and_viewers_share_one_encoding() {
 
 #[test]
 fn events_carry_the_same_frames_as_the_jsonl_sink() {
+    if skip_under_emulation(
+        "events_carry_the_same_frames_as_the_jsonl_sink",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     let Some(image) = person_image() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let jsonl = dir.path().join("poses.jsonl");
@@ -465,6 +483,12 @@ fn events_carry_the_same_frames_as_the_jsonl_sink() {
 
 #[test]
 fn healthz_turns_503_when_the_source_stalls_and_200_when_it_recovers() {
+    if skip_under_emulation(
+        "healthz_turns_503_when_the_source_stalls_and_200_when_it_recovers",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     let Some(image) = person_image() else { return };
     // A camera program that sends 10 frames, then hangs: the command source restarts it
     // after its 3 s stall timeout, and frames flow again.
@@ -500,6 +524,12 @@ fn healthz_turns_503_when_the_source_stalls_and_200_when_it_recovers() {
 
 #[test]
 fn the_token_is_enforced_on_every_endpoint_but_healthz() {
+    if skip_under_emulation(
+        "the_token_is_enforced_on_every_endpoint_but_healthz",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     let Some(image) = person_image() else { return };
     let d = Daemon::start(
         &image,
@@ -545,6 +575,12 @@ fn the_token_is_enforced_on_every_endpoint_but_healthz() {
 
 #[test]
 fn metrics_answer_within_1s_while_20_idle_connections_are_open() {
+    if skip_under_emulation(
+        "metrics_answer_within_1s_while_20_idle_connections_are_open",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     // The older key: daemon.metrics_port serves the same server without [http] enabled.
     let port = free_port();
     let mut child = Command::new(BIN)
@@ -594,6 +630,12 @@ fn metrics_answer_within_1s_while_20_idle_connections_are_open() {
 
 #[test]
 fn a_viewer_that_never_reads_does_not_stop_the_pipeline_or_the_server() {
+    if skip_under_emulation(
+        "a_viewer_that_never_reads_does_not_stop_the_pipeline_or_the_server",
+        SLOW_EMULATED,
+    ) {
+        return;
+    }
     let Some(image) = person_image() else { return };
     let d = Daemon::start(
         &image,
