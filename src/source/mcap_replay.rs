@@ -266,7 +266,9 @@ mod tests {
             ..missing
         })
         .expect("opens");
-        let e = s.next_frame().err().expect("garbage is an error");
+        let Err(e) = s.next_frame() else {
+            panic!("garbage is an error")
+        };
         assert!(e.to_string().contains("garbage.mcap"), "{e}");
         assert!(matches!(s.next_frame(), Ok(None)), "then the source ends");
     }
