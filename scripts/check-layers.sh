@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LAYERS=(util pose synth source infer track sink display eval config pipeline)
+LAYERS=(util pose tap synth source infer track sink display eval config pipeline http recorder)
 INFER=(model backend preprocess decode tta detector)
 
 rank() { # name, list...

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use edgepose::config::Config;
-use edgepose::pipeline::{serve_metrics, stats::sinks_line, Control, Pipeline, RunEnd};
+use edgepose::http::{DaemonInfo, HttpServer};
+use edgepose::pipeline::{stats::sinks_line, Control, Pipeline, RunEnd};
+use edgepose::recorder::{Recorder, RecorderInputs};
+use edgepose::tap::Tap;
 
 /// Arguments of `edgepose run`.
 #[derive(clap::Args, Debug, Default)]
@@ -48,30 +51,65 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("installing the SIGHUP handler")?;
     let mut config = Config::load(args.config.as_deref(), &overrides)?;
     loop {
-        let (bind, port) = (
-            config.daemon.metrics_bind.clone(),
-            config.daemon.metrics_port,
-        );
-        let pipeline = Pipeline::open(config)?;
-        let metrics_stop = Arc::new(AtomicBool::new(false));
-        let metrics = if port != 0 {
-            Some(
-                serve_metrics(
-                    &bind,
-                    port,
-                    pipeline.model_id().to_owned(),
-                    Arc::clone(&pipeline.stats),
-                    Arc::clone(&metrics_stop),
-                )
-                .with_context(|| format!("serving metrics on {bind}:{port}"))?,
-            )
+        let binds = http_binds(&config)?;
+        let (http_config, device_id) = (config.http.clone(), config.daemon.device_id);
+        let recorder_config = config.recorder.clone();
+        let mut pipeline = Pipeline::open(config)?;
+        let tap = Tap::new();
+        // The web server's and the recorder's threads stop with this flag and the tap.
+        let readers_stop = Arc::new(AtomicBool::new(false));
+        let recorder = if recorder_config.enabled {
+            pipeline = pipeline.with_tap(Arc::clone(&tap));
+            Some(Recorder::start(
+                recorder_config,
+                RecorderInputs {
+                    tap: Arc::clone(&tap),
+                    stats: Arc::clone(&pipeline.stats),
+                    device_id,
+                    model: pipeline.model_id().to_owned(),
+                },
+            )?)
         } else {
             None
         };
+        let server = if binds.is_empty() {
+            None
+        } else {
+            pipeline = pipeline.with_tap(Arc::clone(&tap));
+            let (sources, sinks) = pipeline.describe();
+            let info = DaemonInfo {
+                model: pipeline.model_id().to_owned(),
+                backend: pipeline.backend_name().to_owned(),
+                sources,
+                sinks,
+                device_id,
+            };
+            Some(HttpServer::start(
+                &binds,
+                http_config,
+                info,
+                Arc::clone(&pipeline.stats),
+                Arc::clone(&tap),
+                Arc::clone(&readers_stop),
+            )?)
+        };
         let result = pipeline.run_with(&control);
-        metrics_stop.store(true, Ordering::Relaxed);
-        if let Some(m) = metrics {
-            let _ = m.join();
+        tap.close();
+        readers_stop.store(true, Ordering::Relaxed);
+        if let Some(s) = server {
+            s.join();
+        }
+        if let Some(r) = recorder {
+            let s = r.join();
+            let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            tracing::info!(
+                frames = n(&s.frames),
+                images = n(&s.images),
+                dropped = n(&s.dropped),
+                files = n(&s.files),
+                errors = n(&s.write_errors),
+                "recorder stopped"
+            );
         }
         let summary = result?;
         tracing::info!(
@@ -93,4 +131,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config = Config::load(args.config.as_deref(), &overrides)
             .context("SIGHUP: the configuration no longer loads; stopping")?;
     }
+}
+
+/// Addresses of the web server: `[http] bind` when enabled, and the older
+/// `daemon.metrics_bind:metrics_port` when that port is set (same server, same endpoints).
+fn http_binds(config: &Config) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+    let mut binds = Vec::new();
+    if config.http.enabled {
+        binds.push(
+            config
+                .http
+                .bind
+                .parse()
+                .with_context(|| format!("http.bind '{}'", config.http.bind))?,
+        );
+    }
+    if config.daemon.metrics_port != 0 {
+        let ip: std::net::IpAddr = config
+            .daemon
+            .metrics_bind
+            .parse()
+            .with_context(|| format!("daemon.metrics_bind '{}'", config.daemon.metrics_bind))?;
+        let addr = std::net::SocketAddr::new(ip, config.daemon.metrics_port);
+        if !binds.contains(&addr) {
+            binds.push(addr);
+        }
+    }
+    Ok(binds)
 }

@@ -83,9 +83,18 @@ pub fn preflight(config: &Config) -> Vec<Problem> {
                 }
             }
         },
+        SourceConfig::Mcap(c) => {
+            if !c.path.is_file() {
+                problem(
+                    "source.path",
+                    format!("recording {} does not exist", c.path.display()),
+                );
+            }
+        }
         // A network stream is only known to work once it is probed (the daemon does that).
         SourceConfig::Stream(_) | SourceConfig::Synthetic(_) => {}
     }
+
     if let Some(path) = config.sinks.jsonl.as_ref().and_then(|j| j.path.as_ref()) {
         if path.as_os_str() != "-" {
             if let Some(m) = missing_parent(path) {

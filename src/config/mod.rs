@@ -13,6 +13,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod check;
+mod web;
+
+pub use web::{HttpConfig, ImageFormat, RecorderConfig};
 
 use crate::display::DisplayConfig;
 use crate::infer::backend::BackendConfig;
@@ -140,6 +143,8 @@ pub struct Config {
     pub sinks: SinksConfig,
     #[serde(default)]
     pub display: DisplayConfig,
+    pub http: HttpConfig,
+    pub recorder: RecorderConfig,
 }
 
 impl Default for Config {
@@ -311,6 +316,14 @@ impl Config {
                 format!("'{}' is not an IP address", self.daemon.metrics_bind),
             ));
         }
+        self.http.validate().map_err(|m| {
+            let key = format!("http.{}", m.split(':').next().unwrap_or_default());
+            invalid(&key, m)
+        })?;
+        self.recorder.validate().map_err(|m| {
+            let key = format!("recorder.{}", m.split(':').next().unwrap_or_default());
+            invalid(&key, m)
+        })?;
         self.tracker
             .validate()
             .map_err(|e| invalid("tracker", e.to_string()))?;
@@ -654,6 +667,20 @@ mod tests {
         assert_eq!(c.display, DisplayConfig::None);
         assert_eq!(c.sinks.jsonl, Some(JsonlConfig::default()));
         assert_eq!(c.model.backend.threads, BackendConfig::default().threads);
+        assert!(!c.http.enabled, "the web server is opt-in");
+        assert_eq!(c.http.bind, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn http_values_are_checked_with_the_key_named() {
+        let e = Config::parse("[http]\nenabled = true\nbind = \"8080\"\n", "t", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http.bind"), "{e}");
+        let e = Config::parse("", "t", &["http.stream_max_fps=0".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("http.stream_max_fps"), "{e}");
     }
 
     #[test]

@@ -36,6 +36,7 @@ use crate::infer::detector::Detector;
 use crate::pose::{CameraId, FramePoses};
 use crate::sink::Sink;
 use crate::source::{Frame, Source};
+use crate::tap::Tap;
 use crate::track::Tracker;
 
 pub use pool::{output_buffer_bound, BufferPool, Ordered};
@@ -150,6 +151,8 @@ pub struct Pipeline {
     detectors: Vec<Detector>,
     sinks: Vec<Box<dyn Sink>>,
     display: Option<Box<dyn Display>>,
+    /// Where finished frames go for the web server and the recorder.
+    tap: Option<Arc<Tap>>,
     pub stats: Arc<Stats>,
 }
 
@@ -157,6 +160,32 @@ impl Pipeline {
     /// The loaded model's card id (labels the metrics).
     pub fn model_id(&self) -> &str {
         &self.detectors[0].card.id
+    }
+
+    /// The backend's name (for status reports).
+    pub fn backend_name(&self) -> &str {
+        self.detectors[0].backend_name()
+    }
+
+    /// The sources ("name: description" with several cameras) and the sinks, as the start-up
+    /// log line names them.
+    pub fn describe(&self) -> (Vec<String>, Vec<String>) {
+        let sources = self
+            .cameras
+            .iter()
+            .map(|c| match &c.config.name {
+                Some(n) => format!("{n}: {}", c.source.describe()),
+                None => c.source.describe(),
+            })
+            .collect();
+        (sources, self.sinks.iter().map(|s| s.describe()).collect())
+    }
+
+    /// Publishes every finished frame (with the first camera's image while a reader wants
+    /// images) to `tap`.
+    pub fn with_tap(mut self, tap: Arc<Tap>) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// Inference workers this pipeline runs.
@@ -259,6 +288,7 @@ impl Pipeline {
             detectors,
             sinks,
             display,
+            tap: None,
             stats,
         })
     }
@@ -281,6 +311,7 @@ impl Pipeline {
             detectors,
             sinks,
             display,
+            tap,
             stats,
         } = self;
         let epoch = Instant::now();
@@ -327,6 +358,7 @@ impl Pipeline {
             detectors,
             sinks,
             display,
+            tap,
             &config,
         );
         let monitors = match started {
@@ -385,6 +417,7 @@ impl Pipeline {
         detectors: Vec<Detector>,
         sinks: Vec<Box<dyn Sink>>,
         display: Option<Box<dyn Display>>,
+        tap: Option<Arc<Tap>>,
         config: &Config,
     ) -> std::io::Result<Vec<Monitor>> {
         let n = cameras.len();
@@ -450,6 +483,7 @@ impl Pipeline {
                 stats: Arc::clone(sh.stats),
                 halt: Arc::clone(sh.halt),
                 want_preview,
+                tap: tap.clone(),
                 fault: sh.fault.clone(),
                 epoch: sh.epoch,
                 running: Arc::clone(&running),
@@ -467,6 +501,7 @@ impl Pipeline {
             trackers,
             sinks,
             display,
+            tap,
             stats: Arc::clone(sh.stats),
             halt: Arc::clone(sh.halt),
             max_frames: config.daemon.max_frames,
@@ -585,41 +620,4 @@ fn supervise_run(
             }
         }
     }
-}
-
-/// Serves `stats` as Prometheus text on `bind:port` until `stop` is set.
-pub fn serve_metrics(
-    bind: &str,
-    port: u16,
-    model: String,
-    stats: Arc<Stats>,
-    stop: Arc<AtomicBool>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind((bind, port))?;
-    listener.set_nonblocking(true)?;
-    tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
-    Ok(std::thread::spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            match listener.accept() {
-                Ok((mut conn, _)) => {
-                    let _ = conn.set_nonblocking(false);
-                    let _ = conn.set_read_timeout(Some(Duration::from_millis(500)));
-                    let mut buf = [0u8; 1024];
-                    let _ = conn.read(&mut buf);
-                    let body = stats.prometheus(&model);
-                    let _ = write!(
-                        conn,
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
-                Err(e) => {
-                    tracing::warn!("metrics: {e}");
-                    std::thread::sleep(POLL);
-                }
-            }
-        }
-    }))
 }

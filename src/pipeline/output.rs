@@ -12,6 +12,7 @@ use super::supervise::{Beat, Failure, Fault};
 use super::{Decoded, POLL};
 use crate::display::{Display, Status};
 use crate::sink::{Sink, SinkError};
+use crate::tap::Tap;
 use crate::track::Tracker;
 use crate::util::ratelimit::RateLimit;
 
@@ -23,6 +24,8 @@ pub(super) struct Output {
     pub trackers: Vec<Tracker>,
     pub sinks: Vec<Box<dyn Sink>>,
     pub display: Option<Box<dyn Display>>,
+    /// Finished frames for the web server and the recorder.
+    pub tap: Option<Arc<Tap>>,
     pub stats: Arc<Stats>,
     pub halt: Arc<AtomicBool>,
     /// Stop after this many published frames, all cameras together (0 = no limit).
@@ -135,6 +138,9 @@ impl Output {
                     tracing::warn!("display: {e}");
                 }
             }
+        }
+        if let Some(t) = &self.tap {
+            t.publish(&poses, preview);
         }
         record(&self.stats.output, t0.elapsed());
         record(&stats.end_to_end, captured.elapsed());

@@ -183,6 +183,30 @@ impl Stats {
         *self.sinks.lock().unwrap_or_else(|p| p.into_inner()) = reports;
     }
 
+    /// The counters summed over the cameras, as one JSON object (the web view's
+    /// `/api/status` and the recorder's `/stats` messages share it).
+    pub fn counters_json(&self) -> serde_json::Value {
+        let sink_errors: u64 = self
+            .sinks()
+            .iter()
+            .map(|s| s.send_errors + s.stats.errors)
+            .sum();
+        serde_json::json!({
+            "captured": self.total(|c| &c.captured),
+            "inferred": self.total(|c| &c.inferred),
+            "published": self.total(|c| &c.published),
+            "persons": self.total(|c| &c.persons),
+            "bad_frames": self.total(|c| &c.bad_frames),
+            "source_errors": self.total(|c| &c.source_errors),
+            "inference_errors": self.total(|c| &c.inference_errors),
+            "stale": self.cameras.iter().map(CameraStats::stale).sum::<u64>(),
+            "late_frames": self.total(|c| &c.late_frames),
+            "decode_drops": self.total(|c| &c.decode_drops),
+            "sink_errors": sink_errors,
+            "display_errors": self.display_errors.load(Ordering::Relaxed),
+        })
+    }
+
     /// Prometheus text exposition: counters and latency quantiles per camera, the sinks' own
     /// counters per sink.
     pub fn prometheus(&self, model: &str) -> String {
@@ -241,11 +265,10 @@ impl Stats {
                 "display errors",
             ),
         ];
+        let labels = format!("{{model=\"{model}\"}}");
         for (name, v, help) in global {
-            let _ = writeln!(
-                s,
-                "# HELP edgepose_{name}_total {help}\n# TYPE edgepose_{name}_total counter\nedgepose_{name}_total{{model=\"{model}\"}} {v}"
-            );
+            let name = format!("edgepose_{name}_total");
+            write_metric(&mut s, "counter", &name, help, &labels, v);
         }
         let _ = writeln!(
             s,
@@ -402,6 +425,22 @@ pub fn sinks_line(sinks: &[SinkReport]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// One Prometheus sample with its HELP and TYPE lines; `kind` is `counter` or `gauge`,
+/// `labels` the `{...}` part or empty.
+pub fn write_metric(
+    out: &mut String,
+    kind: &str,
+    name: &str,
+    help: &str,
+    labels: &str,
+    value: impl std::fmt::Display,
+) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{labels} {value}"
+    );
 }
 
 /// A Prometheus label value with `\`, `"` and newlines escaped.

@@ -12,6 +12,7 @@ use super::stats::{record, Stats};
 use super::supervise::{Beat, Fault};
 use super::{Captured, RawOutput, POLL};
 use crate::infer::detector::Detector;
+use crate::tap::Tap;
 
 pub(super) struct Worker {
     pub name: String,
@@ -23,6 +24,8 @@ pub(super) struct Worker {
     pub halt: Arc<AtomicBool>,
     /// Keep the frame for the display (camera 0 only, when a display is configured).
     pub want_preview: bool,
+    /// Also keep it (camera 0) while a reader of the tap wants images.
+    pub tap: Option<Arc<Tap>>,
     pub fault: Fault,
     pub epoch: Instant,
     /// Workers still running; the last one to stop closes the reorder buffers.
@@ -76,7 +79,10 @@ impl Worker {
                         geometry,
                         seq: frame.seq,
                         timestamp_us: frame.timestamp_us,
-                        preview: (self.want_preview && key == 0).then_some(frame.image),
+                        preview: ((self.want_preview
+                            || self.tap.as_ref().is_some_and(|t| t.wants_images()))
+                            && key == 0)
+                            .then_some(frame.image),
                         captured: at,
                     };
                     if let Err(late) = self.ordered[key].put(ticket, item) {

@@ -12,6 +12,7 @@ use image::RgbImage;
 pub mod command;
 pub mod convert;
 pub mod images;
+pub mod mcap_replay;
 pub mod mjpeg;
 pub mod negotiate;
 pub mod stream;
@@ -73,6 +74,8 @@ pub enum SourceConfig {
     Video(video::VideoConfig),
     /// Simulated people walking through a synthetic scene, with ground truth.
     Synthetic(synthetic::SyntheticConfig),
+    /// An MCAP recording's camera images (the recorder's, or any Foxglove CompressedImage).
+    Mcap(mcap_replay::McapConfig),
     /// Frames from a program's stdout (`rpicam-vid`, `gst-launch-1.0`): MJPEG or raw.
     Command(command::CommandConfig),
     /// A network camera (`rtsp://`, `http://`, `https://`) through `ffmpeg`.
@@ -143,6 +146,7 @@ pub fn open(config: &SourceConfig) -> Result<Box<dyn Source>, SourceError> {
         SourceConfig::Images(c) => Ok(Box::new(images::ImageSource::open(c)?)),
         SourceConfig::Video(c) => Ok(Box::new(video::VideoSource::open(c)?)),
         SourceConfig::Synthetic(c) => Ok(Box::new(synthetic::SyntheticSource::open(c)?)),
+        SourceConfig::Mcap(c) => Ok(Box::new(mcap_replay::McapSource::open(c)?)),
         SourceConfig::Command(c) => Ok(Box::new(command::CommandSource::open(c)?)),
         SourceConfig::Stream(c) => Ok(Box::new(stream::StreamSource::open(c)?)),
         #[cfg(all(feature = "v4l2", target_os = "linux"))]

@@ -2,23 +2,16 @@
 //! directory (with corrupt frames) into the JSON-lines sink, config errors, and SIGTERM.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::emulation_allowance as allowance;
+use crate::support::read_jsonl;
 
 const BIN: &str = env!("CARGO_BIN_EXE_edgepose");
 
 /// Shutdown budget after SIGTERM (the requirement is 2 s; the bound is the same here).
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(2);
-
-fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(path).expect("jsonl output exists");
-    text.lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
-}
 
 fn persons(frame: &serde_json::Value) -> &Vec<serde_json::Value> {
     frame["persons"].as_array().expect("persons array")
@@ -252,7 +245,12 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(conn, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+    // Read to the end: ask the (keep-alive) server to close after the reply.
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     conn.read_to_string(&mut text).ok()?;
     Some(text)

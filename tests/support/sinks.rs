@@ -221,3 +221,12 @@ pub fn venv_python_with(module: &str) -> Option<PathBuf> {
         .is_ok_and(|s| s.success());
     ok.then_some(python)
 }
+
+/// The JSON-lines sink's output file, one JSON value per line (panics when missing: the run
+/// was to write it).
+pub fn read_jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).expect("jsonl output exists");
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
