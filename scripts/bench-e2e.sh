@@ -15,6 +15,10 @@
 #   scripts/bench-e2e.sh [IMAGES] [FRAMES]
 #   MODELS="movenet-multipose-lightning" CONFIGS="1x1 1x2 2x1" ROUNDS=3 CAMERAS=2 scripts/bench-e2e.sh
 #   THREADS="1 2" scripts/bench-e2e.sh      # the former form: one worker, these thread counts
+#   EXTRA='--set model.backend.kind="tract"' scripts/bench-e2e.sh   # more daemon options
+#
+# The daemon's default backend is `auto`: in a build with `ort` and an onnxruntime library in
+# reach (models/.venv counts) that is onnxruntime; EXTRA above pins tract.
 #
 # IMAGES defaults to ../shared/data/coco-sample (real COCO photos, 5 images).
 set -euo pipefail
@@ -69,8 +73,9 @@ EOT
 # One run: config file, model, workers, threads, frames; leaves poses.jsonl, log and rss.
 run() {
     rm -f "$out/poses.jsonl"
+    # shellcheck disable=SC2086
     /usr/bin/time -f '%M' -o "$out/rss" "$bin" run --config "$1" --model "$2" --frames "$5" \
-        --set "model.workers=$3" --set "model.backend.threads=$4" 2>"$out/log"
+        --set "model.workers=$3" --set "model.backend.threads=$4" ${EXTRA:-} 2>"$out/log"
 }
 
 echo "| model | workers | threads | FPS | latency p50 / p99 ms | inference p50 ms | overhead | peak RSS MB |"
