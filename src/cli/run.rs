@@ -33,8 +33,6 @@ pub struct Args {
 /// flushed, summary logged), re-reads the configuration and starts again with it; when the
 /// configuration no longer loads, the daemon exits with the error instead.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // Before any thread: the daemon's RSS stays near its live memory (README, "Memory").
-    edgepose::infer::backend::lean_allocator();
     let mut overrides = args.set.clone();
     if let Some(n) = args.frames {
         overrides.push(format!("daemon.max_frames={n}"));
@@ -50,6 +48,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&control.reload))
         .context("installing the SIGHUP handler")?;
     let mut config = Config::load(args.config.as_deref(), &overrides)?;
+    // Before any pipeline thread starts (README, "Memory").
+    edgepose::infer::backend::configure_allocator(config.daemon.allocator);
     loop {
         let binds = http_binds(&config)?;
         let (http_config, device_id) = (config.http.clone(), config.daemon.device_id);

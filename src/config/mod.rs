@@ -18,7 +18,7 @@ mod web;
 pub use web::{HttpConfig, ImageFormat, RecorderConfig};
 
 use crate::display::DisplayConfig;
-use crate::infer::backend::BackendConfig;
+use crate::infer::backend::{Allocator, BackendConfig};
 use crate::sink::{JsonlConfig, MqttConfig, Ros2Config, SerialConfig};
 use crate::source::SourceConfig;
 use crate::track::TrackerConfig;
@@ -64,6 +64,8 @@ pub struct DaemonConfig {
     pub stats_interval_s: f64,
     pub metrics_port: u16,
     pub metrics_bind: String,
+    /// glibc allocator set-up, applied once at start (a reload does not change it).
+    pub allocator: Allocator,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -669,6 +671,17 @@ mod tests {
         assert_eq!(c.model.backend.threads, BackendConfig::default().threads);
         assert!(!c.http.enabled, "the web server is opt-in");
         assert_eq!(c.http.bind, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn the_allocator_defaults_to_glibc_and_lean_is_chosen_by_name() {
+        assert_eq!(Config::default().daemon.allocator, Allocator::Glibc);
+        let c = Config::parse("[daemon]\nallocator = \"lean\"\n", "t", &[]).unwrap();
+        assert_eq!(c.daemon.allocator, Allocator::Lean);
+        let e = Config::parse("", "t", &["daemon.allocator=\"fast\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allocator"), "{e}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! journal); the unit has what the packaging promises and passes `systemd-analyze verify`.
 
 use edgepose::config::Config;
+use edgepose::infer::backend::Allocator;
 use edgepose::infer::model::ModelCard;
 use edgepose::source::SourceConfig;
 use std::path::{Path, PathBuf};
@@ -68,6 +69,14 @@ fn every_preset_loads_and_validates() {
         assert!(
             config.sinks.mqtt.is_some() || config.sinks.serial.is_some(),
             "{board}: neither an MQTT nor a serial sink"
+        );
+        // Only the 512 MB board trades inference time for memory (README, "Memory").
+        let lean = *board == "rpi-zero-2w";
+        assert_eq!(
+            config.daemon.allocator == Allocator::Lean,
+            lean,
+            "{board}: allocator {:?}",
+            config.daemon.allocator
         );
         // Leave a core to capture, tracking and the sinks on these 4-core boards.
         assert!(

@@ -318,6 +318,28 @@ pub const MMAP_THRESHOLD_BYTES: i32 = 4 << 20;
 /// network outputs are allocated in one thread and freed in another.
 pub const MALLOC_ARENAS: i32 = 1;
 
+/// How the daemon sets up glibc's allocator (`daemon.allocator`): a trade of inference time
+/// against resident memory, measured in the README ("Inference workers and two cameras").
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Allocator {
+    /// glibc's own settings: the fastest inference (MoveNet in the daemon 1.3-1.7x faster than
+    /// `Lean` here, no page faults per frame), 10-30 MB more RSS.
+    #[default]
+    Glibc,
+    /// [`lean_allocator`]: one arena and a fixed mmap threshold, for boards where memory is
+    /// the limit (Pi Zero 2 W, 512 MB); every frame's large buffers are mapped afresh.
+    Lean,
+}
+
+/// Applies `allocator` (see [`Allocator`]); call before any thread starts.
+pub fn configure_allocator(allocator: Allocator) {
+    match allocator {
+        Allocator::Glibc => {}
+        Allocator::Lean => lean_allocator(),
+    }
+}
+
 /// Sets glibc's allocator up for a long-running daemon with a small, steady footprint (see
 /// [`MMAP_THRESHOLD_BYTES`]); call before any thread starts. No-op on other C libraries.
 pub fn lean_allocator() {
