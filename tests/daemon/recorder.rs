@@ -52,6 +52,15 @@ fn images() -> Option<Vec<PathBuf>> {
 }
 
 /// `edgepose run` with `args`; panics on failure.
+/// What the recording tests need (the COCO images and the `mcap` reader), `None` to skip:
+/// under qemu-user, or (outside CI) without them.
+fn images_and_reader(test: &str) -> Option<(Vec<PathBuf>, PathBuf)> {
+    if skip_under_emulation(test, SLOW_EMULATED) {
+        return None;
+    }
+    Some((images()?, python_with_mcap()?))
+}
+
 fn run(args: &[String]) {
     let out = Command::new(BIN)
         .arg("run")
@@ -94,13 +103,9 @@ fn live_args(dir: &Path, images: &[PathBuf], frames: u64, extra: &[[String; 2]])
 
 #[test]
 fn the_mcap_package_reads_the_expected_channels_schemas_and_counts() {
-    if skip_under_emulation(
-        "the_mcap_package_reads_the_expected_channels_schemas_and_counts",
-        SLOW_EMULATED,
-    ) {
-        return;
-    }
-    let (Some(images), Some(python)) = (images(), python_with_mcap()) else {
+    let Some((images, python)) =
+        images_and_reader("the_mcap_package_reads_the_expected_channels_schemas_and_counts")
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -165,13 +170,9 @@ fn the_mcap_package_reads_the_expected_channels_schemas_and_counts() {
 
 #[test]
 fn recordings_rotate_by_duration_and_every_file_is_complete() {
-    if skip_under_emulation(
-        "recordings_rotate_by_duration_and_every_file_is_complete",
-        SLOW_EMULATED,
-    ) {
-        return;
-    }
-    let (Some(images), Some(python)) = (images(), python_with_mcap()) else {
+    let Some((images, python)) =
+        images_and_reader("recordings_rotate_by_duration_and_every_file_is_complete")
+    else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
